@@ -1,0 +1,14 @@
+"""Registers every command group on the root app (each group lives in its own module)."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    # Imports here keep each group's heavy dependencies off `imx --help`.
+    from imx.cli import config_cmd
+
+    config_cmd.register(app)

@@ -1,0 +1,158 @@
+"""Ports: the small interfaces services see (CONVENTIONS §1).
+
+Adapters in ``imx.storage`` / ``imx.audit`` implement them; tests use the
+``InMemory*`` doubles in ``tests/fakes.py``. Everything is async.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from imx.model.audit import AuditRecord
+from imx.model.document import DocumentEntry
+from imx.model.identifiers import PatientId
+from imx.model.imaging import (
+    InstanceRecord,
+    PatientRecord,
+    SeriesRecord,
+    StoredInstance,
+    StoreOutcome,
+    StudyRecord,
+)
+from imx.model.query import ImagingQuery
+
+__all__ = ["AuditSink", "BlobStore", "Clock", "MetadataStore"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """Timezone-aware current time."""
+        ...
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Immutable byte objects addressed by a validated key (e.g. ``ab/cd/<sha>.dcm``).
+
+    Writes are atomic: a reader sees the whole object or nothing (temp file,
+    fsync, rename for the file adapter). Keys are built by the adapter's
+    ``key_for`` from validated UIDs, never from raw input.
+    """
+
+    def key_for(self, *, study_instance_uid: str, series_instance_uid: str,
+                sop_instance_uid: str, sha256: str) -> str:
+        """Build a safe key; raises MalformedMessageError for an invalid UID."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` atomically (overwrites atomically if present)."""
+        ...
+
+    async def put_file(self, key: str, source: Path) -> None:
+        """Store the contents of a local file atomically (may move/copy it)."""
+        ...
+
+    async def open_chunks(self, key: str, *, chunk_bytes: int = 1 << 20) -> AsyncIterator[bytes]:
+        """Stream the object; raises NotFoundError if absent."""
+        ...
+
+    async def read_bytes(self, key: str) -> bytes:
+        """Read a (small) object whole; raises NotFoundError if absent."""
+        ...
+
+    async def size(self, key: str) -> int:
+        """Size in bytes; raises NotFoundError if absent."""
+        ...
+
+    async def exists(self, key: str) -> bool:
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; no error if absent."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path for zero-copy sends, or None if the adapter has none."""
+        ...
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """Patients, studies, series, instances and XDS document entries."""
+
+    async def store_instance(self, item: StoredInstance) -> StoreOutcome:
+        """Upsert patient/study/series and insert or replace the instance, in one transaction.
+
+        If an instance with the same SOP Instance UID exists, it is replaced and
+        ``StoreOutcome.previous`` holds the old record (the ingest service decides
+        beforehand whether replacing is allowed). Study/series counters and
+        modalities are kept current.
+        """
+        ...
+
+    async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
+        """Batch form of ``store_instance`` (one transaction)."""
+        ...
+
+    async def get_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
+        ...
+
+    async def get_instance_json(self, sop_instance_uid: str) -> bytes | None:
+        """The stored DICOM JSON header of one instance."""
+        ...
+
+    async def get_study(self, study_instance_uid: str) -> StudyRecord | None:
+        ...
+
+    async def get_patient(self, patient_id: PatientId) -> PatientRecord | None:
+        ...
+
+    async def list_series(self, study_instance_uid: str) -> list[SeriesRecord]:
+        ...
+
+    async def list_instances(self, study_instance_uid: str,
+                             series_instance_uid: str | None = None) -> list[InstanceRecord]:
+        """Instances of a study (or one series), ordered by series then instance number."""
+        ...
+
+    async def delete_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
+        ...
+
+    async def find_patients(self, query: ImagingQuery) -> list[PatientRecord]:
+        ...
+
+    async def find_studies(self, query: ImagingQuery) -> list[StudyRecord]:
+        ...
+
+    async def find_series(self, query: ImagingQuery) -> list[SeriesRecord]:
+        ...
+
+    async def find_instances(self, query: ImagingQuery) -> list[InstanceRecord]:
+        ...
+
+    async def put_document(self, entry: DocumentEntry) -> None:
+        """Insert or replace a document entry (keyed by document_unique_id)."""
+        ...
+
+    async def get_document(self, document_unique_id: str) -> DocumentEntry | None:
+        ...
+
+    async def find_documents(self, *, patient_id: PatientId | None = None,
+                             study_instance_uid: str | None = None,
+                             kinds: Sequence[str] = ()) -> list[DocumentEntry]:
+        ...
+
+    async def deprecate_document(self, document_unique_id: str) -> None:
+        """Mark an entry Deprecated (a replaced manifest is never deleted)."""
+        ...
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    async def record(self, record: AuditRecord) -> None:
+        """Persist/ship one audit record; must not raise for transient sink trouble."""
+        ...

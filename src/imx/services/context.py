@@ -1,0 +1,29 @@
+"""The bundle of ports and services that edges (HTTP, DIMSE, CLI) are handed.
+
+Built by ``imx.runtime`` (the composition root) or by tests with fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from imx.ports import AuditSink, BlobStore, Clock, MetadataStore
+from imx.settings import Settings
+
+if TYPE_CHECKING:
+    from imx.services.ingest import IngestService
+    from imx.services.manifests import ManifestService
+
+__all__ = ["NodeServices"]
+
+
+@dataclass(slots=True, kw_only=True)
+class NodeServices:
+    settings: Settings
+    clock: Clock
+    metadata: MetadataStore
+    blobs: BlobStore
+    audit: AuditSink
+    ingest: IngestService
+    manifests: ManifestService

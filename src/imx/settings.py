@@ -1,0 +1,207 @@
+"""Typed settings: TOML file + ``IMX_`` environment variables (CONVENTIONS §5).
+
+A leaf module. Precedence: explicit overrides > environment (``IMX_``, ``__``
+for nesting, e.g. ``IMX_STORAGE__DATABASE_URL``) > TOML (``--config`` /
+``IMX_CONFIG``) > defaults. Read once in ``imx.cli`` and passed down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "DicomwebSettings",
+    "DimseDestination",
+    "DimseSettings",
+    "HttpSettings",
+    "IngestSettings",
+    "ManifestSettings",
+    "NodeSettings",
+    "Settings",
+    "StorageSettings",
+    "load_settings",
+]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class NodeSettings(BaseModel):
+    model_config = _FROZEN
+    name: str = "imx node"
+    home_community_id: str = "urn:oid:1.3.6.1.4.1.21367.2026.1.1"
+    # Imaging Document Source repositoryUniqueId = KOS Retrieve Location UID (RAD TF-3 4.68.4.1.2.3)
+    repository_unique_id: str = "1.3.6.1.4.1.21367.2026.1.1.1"
+    # Assigning authority for patient IDs that arrive with no issuer
+    default_assigning_authority: str = "1.3.6.1.4.1.21367.2026.1.1.2"
+    institution_name: str = "imx Imaging Centre"
+    base_url: str = "http://127.0.0.1:8042"
+
+
+class HttpSettings(BaseModel):
+    model_config = _FROZEN
+    host: str = "127.0.0.1"
+    port: int = 8042
+    max_body_bytes: int = 4 * 1024 * 1024 * 1024  # STOW / MTOM bodies (streamed)
+    max_xml_bytes: int = 20 * 1024 * 1024
+    insecure_plain_http: bool = True  # allowed on loopback only; TLS settings come with trust
+
+
+class DimseDestination(BaseModel):
+    model_config = _FROZEN
+    ae_title: str
+    host: str
+    port: int
+
+
+class DimseSettings(BaseModel):
+    model_config = _FROZEN
+    enabled: bool = True
+    ae_title: str = "IMX"
+    host: str = "127.0.0.1"
+    port: int = 11112
+    max_associations: int = 16
+    max_pdu_bytes: int = 131072
+    # C-MOVE destinations by AE title (PS3.4 C.4.2: the SCP must know where a move goes)
+    destinations: tuple[DimseDestination, ...] = ()
+    acse_timeout_s: float = 30
+    dimse_timeout_s: float = 60
+    network_timeout_s: float = 60
+
+    @field_validator("ae_title")
+    @classmethod
+    def _ae_title(cls, v: str) -> str:
+        if not 0 < len(v) <= 16 or "\\" in v:
+            raise ValueError("AE title must be 1 to 16 characters without backslash (PS3.5 6.2)")
+        return v
+
+
+class StorageSettings(BaseModel):
+    model_config = _FROZEN
+    data_dir: Path = Path("./var")
+    # Default: SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db
+    database_url: SecretStr | None = None
+    blob_kind: Literal["files"] = "files"
+    fsync: bool = True
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'imx.sqlite3').resolve()}"
+
+
+class IngestSettings(BaseModel):
+    model_config = _FROZEN
+    max_instance_bytes: int = 2 * 1024 * 1024 * 1024
+    # Same SOP Instance UID, different bytes (ingest policy, docs/ingest.md):
+    # "reject" keeps the first copy; "replace" keeps the newest.
+    on_conflict: Literal["reject", "replace"] = "reject"
+
+
+class ManifestSettings(BaseModel):
+    model_config = _FROZEN
+    enabled: bool = True
+    language_code: str = "en-US"
+    # Affinity-domain codes (SPEC-NOTES 4.5 defaults, as dcm4chee-arc)
+    class_code: tuple[str, str, str] = ("IMAGES", "1.3.6.1.4.1.19376.1.2.6.1", "Images")
+    type_code: tuple[str, str, str] = ("18748-4", "2.16.840.1.113883.6.1",
+                                       "Diagnostic imaging study")
+    confidentiality_code: tuple[str, str, str] = ("N", "2.16.840.1.113883.5.25", "Normal")
+    healthcare_facility_type_code: tuple[str, str, str] = ("22232009", "2.16.840.1.113883.6.96",
+                                                           "Hospital")
+    practice_setting_code: tuple[str, str, str] = ("394914008", "2.16.840.1.113883.6.96",
+                                                   "Radiology")
+    # Seconds of quiet after the last instance of a study before its manifest is rebuilt
+    debounce_s: float = 2.0
+
+
+class DicomwebSettings(BaseModel):
+    model_config = _FROZEN
+    prefix: str = "/dicom-web"
+    max_qido_results: int = 10000
+
+
+class Settings(BaseSettings):
+    """Every setting of a node. Frozen; see ``imx.example.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMX_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    node: NodeSettings = Field(default_factory=NodeSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    dimse: DimseSettings = Field(default_factory=DimseSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    manifests: ManifestSettings = Field(default_factory=ManifestSettings)
+    dicomweb: DicomwebSettings = Field(default_factory=DicomwebSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _CONFIG_PATH.get("path")
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def problems(self) -> list[str]:
+        """Combinations that must refuse to start (secure by default)."""
+        out: list[str] = []
+        for host in (self.http.host, self.dimse.host):
+            if not _is_loopback(host) and self.http.insecure_plain_http:
+                out.append(
+                    f"binding {host} beyond loopback needs TLS: set http.insecure_plain_http=false "
+                    "and configure certificates"
+                )
+        return out
+
+
+# Set only by load_settings() for the duration of one construction.
+_CONFIG_PATH: dict[str, Path | None] = {}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from (in order) overrides, environment, TOML file, defaults."""
+    if config_path is None and os.environ.get("IMX_CONFIG"):
+        config_path = Path(os.environ["IMX_CONFIG"])
+    if config_path is not None and not config_path.is_file():
+        raise FileNotFoundError(f"config file not found: {config_path}")
+    _CONFIG_PATH["path"] = config_path
+    try:
+        return Settings(**overrides)
+    finally:
+        _CONFIG_PATH.pop("path", None)

@@ -1,0 +1,1 @@
+"""imx.transactions."""

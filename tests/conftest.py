@@ -1,0 +1,24 @@
+"""Shared fixtures. Area-specific fixtures live in each test folder's conftest.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def require_tool(name: str) -> str:
+    """Return the path of an external program or skip the test with a clear reason."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} not installed (run `make test` as root to install it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("IMX_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("IMX_TEST_POSTGRES_URL not set (make test sets it)")
+    return url
