@@ -1,0 +1,56 @@
+"""The composition root: builds adapters from Settings and hands them to services.
+
+Nothing else lives here (CONVENTIONS §1). ``open_node`` is used by ``imx serve``,
+``imx import`` and the demo; tests use ``tests/support/node.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from imx.services.context import NodeServices
+from imx.services.ingest import IngestService
+from imx.services.manifests import ManifestService
+from imx.settings import Settings
+from imx.storage import build_blob_store, build_metadata_store
+from imx.storage.clock import SystemClock
+from imx.storage.quarantine import FileQuarantine
+from imx.storage.sql_audit import SqlAuditSink
+
+__all__ = ["open_node"]
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIterator[NodeServices]:
+    """Open the node's stores and services; close them on exit.
+
+    Args:
+        settings: the effective settings.
+        auto_upgrade: apply pending database migrations first (``imx db upgrade``).
+    """
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    metadata = await build_metadata_store(settings.storage, auto_upgrade=auto_upgrade)
+    try:
+        blobs = build_blob_store(settings.storage)
+        clock = SystemClock()
+        audit = SqlAuditSink(metadata)
+        ingest = IngestService(
+            metadata=metadata, blobs=blobs, quarantine=FileQuarantine(settings.storage.quarantine_dir),
+            audit=audit, clock=clock, settings=settings.ingest, node=settings.node,
+        )
+        manifests = ManifestService(
+            metadata=metadata, blobs=blobs, clock=clock, audit=audit,
+            node=settings.node, settings=settings.manifests,
+        )
+        if settings.manifests.enabled:
+            ingest.add_listener(manifests)
+        yield NodeServices(
+            settings=settings, clock=clock, metadata=metadata, blobs=blobs, audit=audit,
+            ingest=ingest, manifests=manifests,
+        )
+    finally:
+        await metadata.close()
