@@ -40,3 +40,22 @@ class PatientId:
         if self.assigning_authority:
             return f"{self.id}^^^{self.assigning_authority}"
         return self.id
+
+
+def parse_cx(value: str) -> PatientId:
+    """Parse an HL7 CX patient identifier ``id^^^&oid&ISO`` (ITI TF-3 Table 4.2.3.1.7-2).
+
+    Raises ValueError when the ID or the assigning authority is missing or malformed:
+    XDS requires both, with the authority as an ISO OID.
+    """
+    parts = value.strip().split("^")
+    ident = parts[0].strip()
+    if not ident:
+        raise ValueError("CX without an ID")
+    authority = parts[3] if len(parts) > 3 else ""
+    sub = authority.split("&")
+    oid = sub[1] if len(sub) > 1 else ""
+    kind = sub[2] if len(sub) > 2 else ""
+    if not oid or not is_valid_oid(oid) or (kind and kind != "ISO"):
+        raise ValueError("CX assigning authority must be &<OID>&ISO")
+    return PatientId(id=ident, assigning_authority=oid)

@@ -1,0 +1,150 @@
+"""ITI-38 AdhocQueryResponse builder (ITI TF-2b 3.38.4.1.3; metadata per ITI TF-3 4.2.3.2).
+
+Every returned object carries ``home`` (ITI TF-2b 3.38.4.1.2.1) and every
+RegistryError's ``location`` is the responding community (ITI TF-2b 3.38.4.1.3).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from lxml import etree
+
+from imx.model.document import Code, DocumentEntry
+from imx.model.registry import RegistryErrorItem
+from imx.transactions.iti38_xca_query.codes import (
+    DOCUMENT_ENTRY_TYPE_STABLE,
+    ResponseStatus,
+    Scheme,
+    Severity,
+)
+from imx.wire.dtm import format_dtm
+from imx.wire.ebrim import (
+    NS_QUERY,
+    NS_RIM,
+    NS_RS,
+    classification,
+    external_identifier,
+    localized_name,
+    rim,
+    slot,
+)
+
+__all__ = ["build_registry_error_list", "build_response", "overall_status"]
+
+Element = etree._Element
+_NSMAP = {"query": NS_QUERY, "rim": NS_RIM, "rs": NS_RS}
+_MAX_CONTEXT = 256
+
+
+def overall_status(*, has_results: bool, errors: Sequence[RegistryErrorItem]) -> ResponseStatus:
+    """Success / PartialSuccess / Failure from what is returned (ITI TF-2b 3.38.4.1.3)."""
+    if not any(not e.is_warning for e in errors):
+        return ResponseStatus.SUCCESS
+    return ResponseStatus.PARTIAL_SUCCESS if has_results else ResponseStatus.FAILURE
+
+
+def build_response(*, entries: Sequence[DocumentEntry], return_type: str, home_community_id: str,
+                   errors: Sequence[RegistryErrorItem] = ()) -> Element:
+    """Build a ``query:AdhocQueryResponse`` for DocumentEntries (LeafClass or ObjectRef)."""
+    status = overall_status(has_results=bool(entries), errors=errors)
+    root = etree.Element(f"{{{NS_QUERY}}}AdhocQueryResponse", nsmap=_NSMAP, status=status.value)
+    if errors:
+        root.append(build_registry_error_list(errors, home_community_id))
+    objects = etree.SubElement(root, rim("RegistryObjectList"))
+    for entry in entries:
+        if return_type == "LeafClass":
+            objects.append(build_extrinsic_object(entry, home_community_id))
+        else:
+            etree.SubElement(objects, rim("ObjectRef"), id=entry.entry_uuid, home=home_community_id)
+    return root
+
+
+def build_registry_error_list(errors: Sequence[RegistryErrorItem], home_community_id: str) -> Element:
+    """``rs:RegistryErrorList`` with highestSeverity."""
+    highest = Severity.WARNING if all(e.is_warning for e in errors) else Severity.ERROR
+    el = etree.Element(f"{{{NS_RS}}}RegistryErrorList", nsmap={"rs": NS_RS},
+                       highestSeverity=highest.value)
+    for e in errors:
+        etree.SubElement(
+            el, f"{{{NS_RS}}}RegistryError", errorCode=e.error_code,
+            codeContext=e.code_context[:_MAX_CONTEXT],
+            severity=(Severity.WARNING if e.is_warning else Severity.ERROR).value,
+            location=e.location or home_community_id,
+        )
+    return el
+
+
+def _child_id(entry_uuid: str, name: str) -> str:
+    # Deterministic ids for the entry's classifications (stable across responses).
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, entry_uuid + '#' + name)}"
+
+
+def _coded(entry: DocumentEntry, scheme: Scheme, code: Code, name: str) -> Element:
+    return classification(
+        classification_scheme=scheme.value, classified_object=entry.entry_uuid,
+        node_representation=code.code, object_id=_child_id(entry.entry_uuid, name),
+        coding_scheme=code.scheme, display_name=code.display or code.code,
+    )
+
+
+def _slots(entry: DocumentEntry) -> list[Element]:
+    # ITI TF-3 Table 4.2.3.2-1; slot order is free, keep a readable one.
+    out = [slot("creationTime", [format_dtm(entry.creation_time)]),
+           slot("languageCode", [entry.language_code])]
+    if entry.service_start_time is not None:
+        out.append(slot("serviceStartTime", [format_dtm(entry.service_start_time)]))
+    if entry.service_stop_time is not None:
+        out.append(slot("serviceStopTime", [format_dtm(entry.service_stop_time)]))
+    out += [
+        slot("sourcePatientId", [entry.source_patient_id.to_cx()]),
+        slot("sourcePatientInfo", list(entry.source_patient_info)),
+        slot("hash", [entry.hash_sha1]),
+        slot("size", [str(entry.size_bytes)]),
+        slot("repositoryUniqueId", [entry.repository_unique_id]),
+        slot("urn:ihe:iti:xds:2013:referenceIdList", list(entry.reference_id_list)),
+    ]
+    return out
+
+
+def build_extrinsic_object(entry: DocumentEntry, home_community_id: str) -> Element:
+    """A full LeafClass DocumentEntry (ITI TF-3 4.2.3.2, R and R2 attributes)."""
+    eo = etree.Element(
+        rim("ExtrinsicObject"), id=entry.entry_uuid, lid=entry.entry_uuid,
+        objectType=DOCUMENT_ENTRY_TYPE_STABLE, mimeType=entry.mime_type, status=entry.status,
+        home=home_community_id, isOpaque="false",
+    )
+    for s in _slots(entry):
+        eo.append(s)
+    eo.append(localized_name("Name", entry.title))
+    eo.append(etree.Element(rim("VersionInfo"), versionName="1"))
+    author_slots = []
+    if entry.author_person:
+        author_slots.append(slot("authorPerson", [entry.author_person]))
+    if entry.author_institution:
+        author_slots.append(slot("authorInstitution", [entry.author_institution]))
+    if author_slots:
+        eo.append(classification(
+            classification_scheme=Scheme.AUTHOR.value, classified_object=entry.entry_uuid,
+            node_representation="", object_id=_child_id(entry.entry_uuid, "author"),
+            slots=author_slots,
+        ))
+    eo.append(_coded(entry, Scheme.CLASS_CODE, entry.class_code, "class"))
+    eo.append(_coded(entry, Scheme.CONFIDENTIALITY_CODE, entry.confidentiality_code, "conf"))
+    for i, code in enumerate(entry.event_codes):
+        eo.append(_coded(entry, Scheme.EVENT_CODE_LIST, code, f"event{i}"))
+    eo.append(_coded(entry, Scheme.FORMAT_CODE, entry.format_code, "format"))
+    eo.append(_coded(entry, Scheme.HEALTHCARE_FACILITY_TYPE_CODE,
+                     entry.healthcare_facility_type_code, "hcft"))
+    eo.append(_coded(entry, Scheme.PRACTICE_SETTING_CODE, entry.practice_setting_code, "practice"))
+    eo.append(_coded(entry, Scheme.TYPE_CODE, entry.type_code, "type"))
+    eo.append(external_identifier(
+        identification_scheme=Scheme.PATIENT_ID.value, registry_object=entry.entry_uuid,
+        value=entry.patient_id.to_cx(), object_id=_child_id(entry.entry_uuid, "pid"),
+        name="XDSDocumentEntry.patientId"))
+    eo.append(external_identifier(
+        identification_scheme=Scheme.UNIQUE_ID.value, registry_object=entry.entry_uuid,
+        value=entry.document_unique_id, object_id=_child_id(entry.entry_uuid, "uid"),
+        name="XDSDocumentEntry.uniqueId"))
+    return eo
