@@ -1,0 +1,123 @@
+"""Answer XCA ITI-38 stored queries from the Imaging Document Source's DocumentEntries.
+
+ITI TF-2b 3.38.4.1.3 (responding gateway) over ITI TF-2a 3.18.4.1.2.3.7 (stored query
+semantics). Errors that belong in the response (not a failed request) are returned as
+RegistryErrorItems; the rest raise ``imx.errors`` for the edge to map.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from imx.errors import MissingParameterError, TooManyResultsError, UnknownCommunityError
+from imx.model.document import DocumentEntry
+from imx.model.document_query import CodeMatch, DocumentQuery, FindDocumentsQuery
+from imx.model.registry import RegistryErrorItem
+from imx.ports import MetadataStore
+from imx.transactions.iti38_xca_query.codes import DOCUMENT_ENTRY_TYPE_STABLE
+
+__all__ = ["DocumentQueryResult", "DocumentQueryService", "matches_find_documents"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentQueryResult:
+    entries: tuple[DocumentEntry, ...]
+    errors: tuple[RegistryErrorItem, ...] = ()
+    patient_ids: tuple[str, ...] = ()  # CX of the patients the answer is about (for the audit)
+
+
+def _any(codes: Sequence[CodeMatch], value: object) -> bool:
+    return not codes or any(c.matches(value) for c in codes)  # type: ignore[arg-type]
+
+
+def _author_matches(patterns: Sequence[str], author: str) -> bool:
+    # ITI TF-2a 3.18.4.1.2.3.7.1: SQL LIKE wildcards % and _ in AuthorPerson.
+    if not patterns:
+        return True
+    return any(fnmatch.fnmatchcase(author, p.replace("%", "*").replace("_", "?")) for p in patterns)
+
+
+def matches_find_documents(entry: DocumentEntry, q: FindDocumentsQuery) -> bool:
+    """True if ``entry`` satisfies every FindDocuments parameter (patient already matched)."""
+    checks = (
+        entry.status in q.statuses,
+        DOCUMENT_ENTRY_TYPE_STABLE in q.entry_types,
+        _any(q.class_codes, entry.class_code),
+        _any(q.type_codes, entry.type_code),
+        _any(q.practice_setting_codes, entry.practice_setting_code),
+        _any(q.healthcare_facility_type_codes, entry.healthcare_facility_type_code),
+        _any(q.format_codes, entry.format_code),
+        all(_any(group, entry.confidentiality_code) for group in q.confidentiality_codes),
+        all(any(c.matches(e) for c in group for e in entry.event_codes) for group in q.event_codes),
+        q.creation_time.contains(entry.creation_time),
+        q.service_start_time.contains(entry.service_start_time),
+        q.service_stop_time.contains(entry.service_stop_time),
+        _author_matches(q.author_persons, entry.author_person),
+        not q.reference_ids or bool(set(q.reference_ids) & set(entry.reference_id_list)),
+    )
+    return all(checks)
+
+
+class DocumentQueryService:
+    """Stored queries over this node's DocumentEntries."""
+
+    def __init__(self, *, metadata: MetadataStore, home_community_id: str,
+                 max_results: int = 1000) -> None:
+        self._metadata = metadata
+        self._home = home_community_id
+        self._max_results = max_results
+
+    async def query_documents(self, query: DocumentQuery) -> DocumentQueryResult:
+        """Run one stored query.
+
+        Raises:
+            UnknownCommunityError: ``home`` names another community (XDSUnknownCommunity).
+            MissingParameterError: a query that needs ``home`` has none.
+            UnknownPatientError is NOT raised: an unknown patient yields an empty Success,
+                as a registry cannot tell "no documents" from "not known here" without
+                disclosing who is known (ITI TF-2a 3.18.4.1.3; policy in docs/conformance).
+            TooManyResultsError: more entries than ``max_results`` (XDSTooManyResults).
+        """
+        if query.home_community_id and query.home_community_id != self._home:
+            raise UnknownCommunityError("query addressed to another community")
+        if query.find is not None:
+            entries = await self._find(query.find)
+            pids = (query.find.patient_id.to_cx(),)
+        elif query.get is not None:
+            if not query.home_community_id:
+                # ITI TF-2b 3.38.4.1.2.1: queries without a patient ID need homeCommunityId.
+                raise MissingParameterError("homeCommunityId is required for GetDocuments")
+            entries = await self._get(query.get.entry_uuids, query.get.unique_ids)
+            pids = tuple(sorted({e.patient_id.to_cx() for e in entries}))
+        else:
+            # Submission-set, folder and association queries: this source keeps none.
+            return DocumentQueryResult(entries=())
+        limit = self._max_results if query.max_results < 0 else min(query.max_results,
+                                                                     self._max_results)
+        if len(entries) > limit:
+            raise TooManyResultsError("more documents than the responder returns at once")
+        return DocumentQueryResult(entries=tuple(entries), patient_ids=pids)
+
+    async def _find(self, q: FindDocumentsQuery) -> list[DocumentEntry]:
+        candidates = await self._metadata.find_documents(patient_id=q.patient_id)
+        found = [e for e in candidates if matches_find_documents(e, q)]
+        return sorted(found, key=lambda e: (e.service_start_time or e.creation_time, e.entry_uuid))
+
+    async def _get(self, entry_uuids: Sequence[str], unique_ids: Sequence[str]) -> list[DocumentEntry]:
+        out: list[DocumentEntry] = []
+        if unique_ids:
+            for uid in unique_ids:
+                e = await self._metadata.get_document(uid)
+                if e is not None:
+                    out.append(e)
+            return out
+        wanted = set(entry_uuids)
+        # Entry UUIDs are not a store key; the store's find covers them via a full scan
+        # of the (few) entries of the query. Stores index document_unique_id only.
+        for e in await self._metadata.find_documents():
+            if e.entry_uuid in wanted:
+                out.append(e)
+        return out
+
