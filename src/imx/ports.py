@@ -24,7 +24,7 @@ from imx.model.imaging import (
 )
 from imx.model.query import ImagingQuery
 
-__all__ = ["AuditSink", "BlobStore", "Clock", "MetadataStore"]
+__all__ = ["AuditSink", "BlobStore", "Clock", "MetadataStore", "Quarantine"]
 
 
 @runtime_checkable
@@ -143,7 +143,9 @@ class MetadataStore(Protocol):
 
     async def find_documents(self, *, patient_id: PatientId | None = None,
                              study_instance_uid: str | None = None,
-                             kinds: Sequence[str] = ()) -> list[DocumentEntry]:
+                             kinds: Sequence[str] = (),
+                             entry_uuids: Sequence[str] = ()) -> list[DocumentEntry]:
+        """Entries matching every given filter (no filter: all), oldest first."""
         ...
 
     async def deprecate_document(self, document_unique_id: str) -> None:
@@ -155,4 +157,13 @@ class MetadataStore(Protocol):
 class AuditSink(Protocol):
     async def record(self, record: AuditRecord) -> None:
         """Persist/ship one audit record; must not raise for transient sink trouble."""
+        ...
+
+
+@runtime_checkable
+class Quarantine(Protocol):
+    """Where rejected inputs are kept, with a PHI-free reason, for an administrator to review."""
+
+    async def keep(self, *, data: bytes | None, source_path: Path | None, reason: str,
+                   detail: str, source: str) -> Path:
         ...

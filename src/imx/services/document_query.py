@@ -113,11 +113,5 @@ class DocumentQueryService:
                 if e is not None:
                     out.append(e)
             return out
-        wanted = set(entry_uuids)
-        # Entry UUIDs are not a store key; the store's find covers them via a full scan
-        # of the (few) entries of the query. Stores index document_unique_id only.
-        for e in await self._metadata.find_documents():
-            if e.entry_uuid in wanted:
-                out.append(e)
-        return out
+        return await self._metadata.find_documents(entry_uuids=entry_uuids)
 

@@ -1,0 +1,329 @@
+"""``MetadataStore`` on SQLAlchemy 2 (async): SQLite (aiosqlite) or PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from imx.errors import StoreError
+from imx.model.document import DocumentEntry
+from imx.model.identifiers import PatientId
+from imx.model.imaging import (
+    InstanceRecord,
+    PatientRecord,
+    SeriesRecord,
+    StoredInstance,
+    StoreOutcome,
+    StudyRecord,
+)
+from imx.model.query import ImagingQuery
+from imx.storage import schema
+from imx.storage.codec import document_from_json, document_to_json, ids_from_json, ids_to_json
+from imx.storage.sql_query import instance_filters, patient_filters, series_filters, study_filters
+from imx.storage.text import fold
+
+__all__ = ["SqlMetadataStore"]
+
+P, ST, SE, I, D = schema.patients, schema.studies, schema.series, schema.instances, schema.documents
+_INSTANCE_COLS = [c for c in I.c if c.name != "dicom_json"]
+
+
+def _patient(row: Any) -> PatientRecord:
+    return PatientRecord(
+        patient_id=PatientId(id=row.patient_id, assigning_authority=row.issuer),
+        patient_name=row.patient_name, birth_date=row.birth_date, sex=row.sex,
+        other_patient_ids=ids_from_json(row.other_ids))
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite returns naive datetimes; everything we store is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _study(row: Any) -> StudyRecord:
+    return StudyRecord(
+        study_instance_uid=row.study_instance_uid,
+        patient_id=PatientId(id=row.patient_id, assigning_authority=row.issuer),
+        study_date=row.study_date, study_time=row.study_time,
+        accession_number=row.accession_number, accession_issuer=row.accession_issuer,
+        study_id=row.study_id, study_description=row.study_description,
+        referring_physician_name=row.referring_physician_name,
+        modalities_in_study=tuple(m for m in row.modalities.split("\\") if m),
+        number_of_series=row.number_of_series, number_of_instances=row.number_of_instances,
+        updated_at=_aware(row.updated_at))
+
+
+def _series(row: Any) -> SeriesRecord:
+    return SeriesRecord(
+        series_instance_uid=row.series_instance_uid, study_instance_uid=row.study_instance_uid,
+        modality=row.modality, series_number=row.series_number,
+        series_description=row.series_description, body_part_examined=row.body_part_examined,
+        number_of_instances=row.number_of_instances)
+
+
+def _instance(row: Any) -> InstanceRecord:
+    return InstanceRecord(
+        sop_instance_uid=row.sop_instance_uid, sop_class_uid=row.sop_class_uid,
+        series_instance_uid=row.series_instance_uid, study_instance_uid=row.study_instance_uid,
+        transfer_syntax_uid=row.transfer_syntax_uid, blob_key=row.blob_key,
+        size_bytes=row.size_bytes, sha256=row.sha256, instance_number=row.instance_number,
+        number_of_frames=row.number_of_frames, rows=row.rows, columns=row.columns,
+        received_at=_aware(row.received_at))
+
+
+_STUDY_SELECT = sa.select(ST, P.c.patient_id, P.c.issuer).join(P, P.c.pk == ST.c.patient_pk)
+
+
+class SqlMetadataStore:
+    """MetadataStore over one SQLAlchemy AsyncEngine (see ADR 0002)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def store_instance(self, item: StoredInstance) -> StoreOutcome:
+        return (await self.store_instances([item]))[0]
+
+    async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
+        try:
+            async with self._engine.begin() as conn:
+                outcomes = [await self._store_one(conn, item) for item in items]
+                for study_uid in {i.study.study_instance_uid for i in items}:
+                    await self._refresh_counts(conn, study_uid)
+                return outcomes
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError("metadata store write failed") from exc
+
+    async def _upsert_patient(self, conn: AsyncConnection, p: PatientRecord) -> int:
+        values = {"patient_name": p.patient_name, "patient_name_norm": fold(p.patient_name),
+                  "birth_date": p.birth_date, "sex": p.sex,
+                  "other_ids": ids_to_json(p.other_patient_ids)}
+        key = (P.c.patient_id == p.patient_id.id) & (P.c.issuer == p.patient_id.assigning_authority)
+        pk = (await conn.execute(sa.select(P.c.pk).where(key))).scalar()
+        if pk is None:
+            result = await conn.execute(P.insert().values(
+                patient_id=p.patient_id.id, issuer=p.patient_id.assigning_authority, **values))
+            return int(result.inserted_primary_key[0])
+        await conn.execute(P.update().where(P.c.pk == pk).values(**values))
+        return int(pk)
+
+    async def _store_one(self, conn: AsyncConnection, item: StoredInstance) -> StoreOutcome:
+        patient_pk = await self._upsert_patient(conn, item.patient)
+        s = item.study
+        study_values = {
+            "patient_pk": patient_pk, "study_date": s.study_date, "study_time": s.study_time,
+            "accession_number": s.accession_number, "accession_issuer": s.accession_issuer,
+            "study_id": s.study_id, "study_description": s.study_description,
+            "referring_physician_name": s.referring_physician_name,
+            "updated_at": item.instance.received_at or dt.datetime.now(dt.UTC),
+        }
+        await self._upsert(conn, ST, ST.c.study_instance_uid, s.study_instance_uid, study_values)
+        se = item.series
+        await self._upsert(conn, SE, SE.c.series_instance_uid, se.series_instance_uid, {
+            "study_instance_uid": se.study_instance_uid, "modality": se.modality,
+            "series_number": se.series_number, "series_description": se.series_description,
+            "body_part_examined": se.body_part_examined})
+        inst = item.instance
+        previous_row = (await conn.execute(sa.select(*_INSTANCE_COLS).where(
+            I.c.sop_instance_uid == inst.sop_instance_uid))).first()
+        values = {
+            "sop_class_uid": inst.sop_class_uid, "series_instance_uid": inst.series_instance_uid,
+            "study_instance_uid": inst.study_instance_uid,
+            "transfer_syntax_uid": inst.transfer_syntax_uid, "blob_key": inst.blob_key,
+            "size_bytes": inst.size_bytes, "sha256": inst.sha256,
+            "instance_number": inst.instance_number, "number_of_frames": inst.number_of_frames,
+            "rows": inst.rows, "columns": inst.columns, "received_at": inst.received_at,
+            "dicom_json": item.dicom_json,
+        }
+        if previous_row is None:
+            await conn.execute(I.insert().values(sop_instance_uid=inst.sop_instance_uid, **values))
+            return StoreOutcome(is_new=True)
+        await conn.execute(I.update().where(I.c.sop_instance_uid == inst.sop_instance_uid)
+                           .values(**values))
+        previous = _instance(previous_row)
+        if previous.study_instance_uid != inst.study_instance_uid:
+            await self._refresh_counts(conn, previous.study_instance_uid)
+        return StoreOutcome(is_new=False, previous=previous)
+
+    @staticmethod
+    async def _upsert(conn: AsyncConnection, table: sa.Table, key: sa.Column[str], key_value: str,
+                      values: dict[str, Any]) -> None:
+        result = await conn.execute(table.update().where(key == key_value).values(**values))
+        if result.rowcount == 0:
+            await conn.execute(table.insert().values({key.name: key_value, **values}))
+
+    async def _refresh_counts(self, conn: AsyncConnection, study_uid: str) -> None:
+        # Counters and ModalitiesInStudy are derived, recomputed in the same transaction.
+        per_series = sa.select(sa.func.count()).where(
+            I.c.series_instance_uid == SE.c.series_instance_uid).scalar_subquery()
+        await conn.execute(SE.update().where(SE.c.study_instance_uid == study_uid)
+                           .values(number_of_instances=per_series))
+        await conn.execute(SE.delete().where(SE.c.study_instance_uid == study_uid,
+                                             SE.c.number_of_instances == 0))
+        n_inst = (await conn.execute(sa.select(sa.func.count()).where(
+            I.c.study_instance_uid == study_uid))).scalar() or 0
+        mods = (await conn.execute(sa.select(SE.c.modality).distinct().where(
+            SE.c.study_instance_uid == study_uid).order_by(SE.c.modality))).scalars().all()
+        n_series = (await conn.execute(sa.select(sa.func.count()).where(
+            SE.c.study_instance_uid == study_uid))).scalar() or 0
+        if n_inst == 0:
+            await conn.execute(ST.delete().where(ST.c.study_instance_uid == study_uid))
+            return
+        await conn.execute(ST.update().where(ST.c.study_instance_uid == study_uid).values(
+            number_of_instances=n_inst, number_of_series=n_series,
+            modalities="\\".join(m for m in mods if m)))
+
+    async def delete_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
+        try:
+            async with self._engine.begin() as conn:
+                row = (await conn.execute(sa.select(*_INSTANCE_COLS).where(
+                    I.c.sop_instance_uid == sop_instance_uid))).first()
+                if row is None:
+                    return None
+                await conn.execute(I.delete().where(I.c.sop_instance_uid == sop_instance_uid))
+                await self._refresh_counts(conn, row.study_instance_uid)
+                return _instance(row)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError("metadata store delete failed") from exc
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def _all(self, stmt: sa.Select[Any]) -> list[Any]:
+        try:
+            async with self._engine.connect() as conn:
+                return list((await conn.execute(stmt)).all())
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError("metadata store read failed") from exc
+
+    async def get_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
+        rows = await self._all(sa.select(*_INSTANCE_COLS).where(
+            I.c.sop_instance_uid == sop_instance_uid))
+        return _instance(rows[0]) if rows else None
+
+    async def get_instance_json(self, sop_instance_uid: str) -> bytes | None:
+        rows = await self._all(sa.select(I.c.dicom_json).where(
+            I.c.sop_instance_uid == sop_instance_uid))
+        return bytes(rows[0].dicom_json) if rows else None
+
+    async def get_study(self, study_instance_uid: str) -> StudyRecord | None:
+        rows = await self._all(_STUDY_SELECT.where(ST.c.study_instance_uid == study_instance_uid))
+        return _study(rows[0]) if rows else None
+
+    async def get_patient(self, patient_id: PatientId) -> PatientRecord | None:
+        rows = await self._all(sa.select(P).where(
+            P.c.patient_id == patient_id.id, P.c.issuer == patient_id.assigning_authority))
+        return _patient(rows[0]) if rows else None
+
+    async def list_series(self, study_instance_uid: str) -> list[SeriesRecord]:
+        rows = await self._all(sa.select(SE).where(SE.c.study_instance_uid == study_instance_uid)
+                               .order_by(SE.c.series_number, SE.c.series_instance_uid))
+        return [_series(r) for r in rows]
+
+    async def list_instances(self, study_instance_uid: str,
+                             series_instance_uid: str | None = None) -> list[InstanceRecord]:
+        stmt = (sa.select(*_INSTANCE_COLS).join(SE, SE.c.series_instance_uid == I.c.series_instance_uid)
+                .where(I.c.study_instance_uid == study_instance_uid))
+        if series_instance_uid is not None:
+            stmt = stmt.where(I.c.series_instance_uid == series_instance_uid)
+        stmt = stmt.order_by(SE.c.series_number, SE.c.series_instance_uid, I.c.instance_number,
+                             I.c.sop_instance_uid)
+        return [_instance(r) for r in await self._all(stmt)]
+
+    @staticmethod
+    def _page(stmt: sa.Select[Any], q: ImagingQuery) -> sa.Select[Any]:
+        if q.offset:
+            stmt = stmt.offset(q.offset)
+        if q.limit is not None:
+            stmt = stmt.limit(q.limit)
+        return stmt
+
+    async def find_patients(self, query: ImagingQuery) -> list[PatientRecord]:
+        stmt = sa.select(P).where(*patient_filters(query)).order_by(P.c.patient_id, P.c.issuer)
+        return [_patient(r) for r in await self._all(self._page(stmt, query))]
+
+    async def find_studies(self, query: ImagingQuery) -> list[StudyRecord]:
+        stmt = _STUDY_SELECT.where(*study_filters(query)).order_by(
+            ST.c.study_date.desc().nulls_last(), ST.c.study_instance_uid)
+        return [_study(r) for r in await self._all(self._page(stmt, query))]
+
+    async def find_series(self, query: ImagingQuery) -> list[SeriesRecord]:
+        stmt = (sa.select(SE).join(ST, ST.c.study_instance_uid == SE.c.study_instance_uid)
+                .join(P, P.c.pk == ST.c.patient_pk).where(*series_filters(query))
+                .order_by(SE.c.study_instance_uid, SE.c.series_number, SE.c.series_instance_uid))
+        return [_series(r) for r in await self._all(self._page(stmt, query))]
+
+    async def find_instances(self, query: ImagingQuery) -> list[InstanceRecord]:
+        stmt = (sa.select(*_INSTANCE_COLS)
+                .join(SE, SE.c.series_instance_uid == I.c.series_instance_uid)
+                .join(ST, ST.c.study_instance_uid == SE.c.study_instance_uid)
+                .join(P, P.c.pk == ST.c.patient_pk).where(*instance_filters(query))
+                .order_by(I.c.study_instance_uid, SE.c.series_number, I.c.series_instance_uid,
+                          I.c.instance_number, I.c.sop_instance_uid))
+        return [_instance(r) for r in await self._all(self._page(stmt, query))]
+
+    # -- documents ------------------------------------------------------------------------
+
+    async def put_document(self, entry: DocumentEntry) -> None:
+        values = {"entry_uuid": entry.entry_uuid, "kind": entry.kind,
+                  "patient_id": entry.patient_id.id,
+                  "patient_issuer": entry.patient_id.assigning_authority,
+                  "study_instance_uid": entry.study_instance_uid, "status": entry.status,
+                  "payload": document_to_json(entry), "updated_at": dt.datetime.now(dt.UTC)}
+        try:
+            async with self._engine.begin() as conn:
+                await self._upsert(conn, D, D.c.document_unique_id, entry.document_unique_id, values)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError("document store write failed") from exc
+
+    async def get_document(self, document_unique_id: str) -> DocumentEntry | None:
+        rows = await self._all(sa.select(D.c.payload, D.c.status).where(
+            D.c.document_unique_id == document_unique_id))
+        return self._document(rows[0]) if rows else None
+
+    @staticmethod
+    def _document(row: Any) -> DocumentEntry:
+        entry = document_from_json(row.payload)
+        if entry.status != row.status:
+            from dataclasses import replace
+
+            entry = replace(entry, status=row.status)
+        return entry
+
+    async def find_documents(self, *, patient_id: PatientId | None = None,
+                             study_instance_uid: str | None = None,
+                             kinds: Sequence[str] = (),
+                             entry_uuids: Sequence[str] = ()) -> list[DocumentEntry]:
+        stmt = sa.select(D.c.payload, D.c.status)
+        if patient_id is not None:
+            stmt = stmt.where(D.c.patient_id == patient_id.id,
+                              D.c.patient_issuer == patient_id.assigning_authority)
+        if study_instance_uid is not None:
+            stmt = stmt.where(D.c.study_instance_uid == study_instance_uid)
+        if kinds:
+            stmt = stmt.where(D.c.kind.in_(list(kinds)))
+        if entry_uuids:
+            stmt = stmt.where(D.c.entry_uuid.in_(list(entry_uuids)))
+        stmt = stmt.order_by(D.c.updated_at, D.c.document_unique_id)
+        return [self._document(r) for r in await self._all(stmt)]
+
+    async def deprecate_document(self, document_unique_id: str) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(D.update().where(D.c.document_unique_id == document_unique_id)
+                                   .values(status="urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError("document store write failed") from exc
