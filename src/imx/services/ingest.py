@@ -1,0 +1,183 @@
+"""The one ingest service behind every door: C-STORE, STOW-RS, ``imx import`` (and later RAD-75).
+
+Order of writes (crash safety): validate → blob (atomic) → one DB transaction → listeners.
+A crash between the blob and the DB leaves an orphan blob, never a row without bytes.
+Rejected input is quarantined with a PHI-free reason and never touches the store.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+from pydicom.dataset import Dataset
+
+from imx.dicom.header import extract_stored_instance
+from imx.dicom.part10 import encode_part10, read_part10
+from imx.errors import RejectedInstanceError, StoreError
+from imx.model.audit import AuditRecord
+from imx.model.imaging import StoredInstance
+from imx.ports import AuditSink, BlobStore, Clock, MetadataStore, Quarantine
+from imx.settings import IngestSettings, NodeSettings
+
+__all__ = ["IngestListener", "IngestResult", "IngestService", "IngestStatus"]
+
+log = logging.getLogger(__name__)
+
+
+class IngestStatus(enum.Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # same SOP Instance UID, same bytes: nothing written
+    REPLACED = "replaced"  # same SOP Instance UID, new bytes, policy "replace"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestResult:
+    status: IngestStatus
+    sop_instance_uid: str = ""
+    sop_class_uid: str = ""
+    study_instance_uid: str = ""
+    transfer_syntax_uid: str = ""
+    reason: str = ""  # machine code for REJECTED: not-dicom, truncated, missing-uid, ...
+    detail: str = ""  # PHI-free
+
+    @property
+    def is_success(self) -> bool:
+        return self.status is not IngestStatus.REJECTED
+
+
+class IngestListener(Protocol):
+    async def instance_stored(self, stored: StoredInstance, result: IngestResult) -> None:
+        """Called after the instance is committed (not for duplicates or rejections)."""
+        ...
+
+
+class IngestService:
+    """Validates, stores and indexes DICOM instances."""
+
+    def __init__(self, *, metadata: MetadataStore, blobs: BlobStore, quarantine: Quarantine,
+                 audit: AuditSink, clock: Clock, settings: IngestSettings,
+                 node: NodeSettings) -> None:
+        self._metadata = metadata
+        self._blobs = blobs
+        self._quarantine = quarantine
+        self._audit = audit
+        self._clock = clock
+        self._settings = settings
+        self._node = node
+        self._listeners: list[IngestListener] = []
+        # One writer per SOP Instance UID at a time, so two concurrent copies of the same
+        # instance cannot both pass the dedupe check.
+        self._locks: dict[str, anyio.Lock] = {}
+
+    def add_listener(self, listener: IngestListener) -> None:
+        self._listeners.append(listener)
+
+    async def ingest_dataset(self, file_meta: Dataset, raw_dataset: bytes, *,
+                             source: str) -> IngestResult:
+        """A C-STORE: the dataset bytes as received plus the negotiated file meta."""
+        try:
+            data = encode_part10(file_meta, raw_dataset)
+        except RejectedInstanceError as exc:
+            return await self._reject(raw_dataset, None, exc, source)
+        return await self.ingest_bytes(data, source=source)
+
+    async def ingest_file(self, path: Path, *, source: str) -> IngestResult:
+        """A file from disk (``imx import``); read whole: one instance at a time in memory."""
+        try:
+            size = (await anyio.Path(path).stat()).st_size
+        except OSError:
+            return IngestResult(status=IngestStatus.REJECTED, reason="unreadable",
+                                detail="file could not be read")
+        if size > self._settings.max_instance_bytes:
+            exc = RejectedInstanceError("file larger than ingest.max_instance_bytes",
+                                        reason="too-large")
+            return await self._reject(None, path, exc, source)
+        data = await anyio.Path(path).read_bytes()
+        return await self._ingest(data, source=source, source_path=path)
+
+    async def ingest_bytes(self, data: bytes, *, source: str) -> IngestResult:
+        """A Part-10 file in memory (STOW-RS part, C-STORE)."""
+        return await self._ingest(data, source=source, source_path=None)
+
+    async def _ingest(self, data: bytes, *, source: str, source_path: Path | None) -> IngestResult:
+        if len(data) > self._settings.max_instance_bytes:
+            exc = RejectedInstanceError("instance larger than ingest.max_instance_bytes",
+                                        reason="too-large")
+            return await self._reject(None if source_path else data, source_path, exc, source)
+        try:
+            item = await anyio.to_thread.run_sync(self._parse, data)
+        except RejectedInstanceError as exc:
+            return await self._reject(None if source_path else data, source_path, exc, source)
+        lock = self._locks.setdefault(item.instance.sop_instance_uid, anyio.Lock())
+        try:
+            async with lock:
+                return await self._store(item, data, source=source, source_path=source_path)
+        finally:
+            if not lock.statistics().tasks_waiting:
+                self._locks.pop(item.instance.sop_instance_uid, None)
+
+    def _parse(self, data: bytes) -> StoredInstance:
+        ds = read_part10(data)
+        sha = hashlib.sha256(data).hexdigest()
+        study = str(ds.get("StudyInstanceUID", ""))
+        series = str(ds.get("SeriesInstanceUID", ""))
+        sop = str(ds.get("SOPInstanceUID", ""))
+        # extract validates the UIDs before key_for builds a path from them
+        item = extract_stored_instance(ds, blob_key="", size_bytes=len(data), sha256=sha,
+                                       received_at=self._clock.now(),
+                                       default_assigning_authority=self._node.default_assigning_authority)
+        key = self._blobs.key_for(study_instance_uid=study, series_instance_uid=series,
+                                  sop_instance_uid=sop, sha256=sha)
+        return replace(item, instance=replace(item.instance, blob_key=key))
+
+    async def _store(self, item: StoredInstance, data: bytes, *, source: str,
+                     source_path: Path | None) -> IngestResult:
+        inst = item.instance
+        base = {"sop_instance_uid": inst.sop_instance_uid, "sop_class_uid": inst.sop_class_uid,
+                "study_instance_uid": inst.study_instance_uid,
+                "transfer_syntax_uid": inst.transfer_syntax_uid}
+        existing = await self._metadata.get_instance(inst.sop_instance_uid)
+        if existing is not None and existing.sha256 == inst.sha256:
+            return IngestResult(status=IngestStatus.DUPLICATE, **base)
+        if existing is not None and self._settings.on_conflict == "reject":
+            exc = RejectedInstanceError("an instance with this SOP Instance UID and different "
+                                        "content is already stored", reason="conflict")
+            return await self._reject(None if source_path else data, source_path, exc, source)
+        await self._blobs.put_bytes(inst.blob_key, data)
+        try:
+            outcome = await self._metadata.store_instance(item)
+        except StoreError:
+            await self._blobs.delete(inst.blob_key)
+            raise
+        if outcome.previous is not None and outcome.previous.blob_key != inst.blob_key:
+            await self._blobs.delete(outcome.previous.blob_key)
+        status = IngestStatus.STORED if outcome.is_new else IngestStatus.REPLACED
+        result = IngestResult(status=status, **base)
+        await self._notify(item, result)
+        return result
+
+    async def _notify(self, item: StoredInstance, result: IngestResult) -> None:
+        for listener in self._listeners:
+            try:
+                await listener.instance_stored(item, result)
+            except Exception:  # noqa: BLE001 - a listener must never fail an ingest
+                log.exception("ingest listener failed", extra={"listener": type(listener).__name__})
+
+    async def _reject(self, data: bytes | None, source_path: Path | None,
+                      exc: RejectedInstanceError, source: str) -> IngestResult:
+        await self._quarantine.keep(data=data, source_path=source_path, reason=exc.reason,
+                                    detail=exc.detail, source=source)
+        await self._audit.record(AuditRecord(
+            event="dicom-instance-rejected", outcome="minor-failure",
+            occurred_at=self._clock.now(), source=source, transaction="ingest",
+            detail=f"{exc.reason}: {exc.detail}"))
+        log.info("instance rejected", extra={"reason": exc.reason, "source": source})
+        return IngestResult(status=IngestStatus.REJECTED, reason=exc.reason, detail=exc.detail)
+
