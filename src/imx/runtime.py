@@ -45,6 +45,7 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
         manifests = ManifestService(
             metadata=metadata, blobs=blobs, clock=clock, audit=audit,
             node=settings.node, settings=settings.manifests,
+            retrieve_ae_title=settings.dimse.ae_title, dicomweb_prefix=settings.dicomweb.prefix,
         )
         if settings.manifests.enabled:
             ingest.add_listener(manifests)

@@ -1,0 +1,126 @@
+"""Ingest: stored / duplicate / conflict policy / every bad-input reason, store untouched on reject."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from imx.services.ingest import IngestService, IngestStatus
+from imx.settings import IngestSettings, NodeSettings
+from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryMetadataStore, InMemoryQuarantine, RecordingAuditSink
+
+CT = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+
+
+def make(on_conflict: str = "reject", max_bytes: int = 10_000_000):  # type: ignore[no-untyped-def]
+    metadata, blobs, q = InMemoryMetadataStore(), InMemoryBlobStore(), InMemoryQuarantine()
+    svc = IngestService(metadata=metadata, blobs=blobs, quarantine=q, audit=RecordingAuditSink(),
+                        clock=FakeClock(), settings=IngestSettings(on_conflict=on_conflict,
+                                                                   max_instance_bytes=max_bytes),
+                        node=NodeSettings())
+    return svc, metadata, blobs, q
+
+
+def mutate(**changes: object) -> bytes:
+    ds = pydicom.dcmread(io.BytesIO(CT))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the point is to write invalid values
+        for k, v in changes.items():
+            if v is None:
+                delattr(ds, k)
+            else:
+                setattr(ds, k, v)
+        out = io.BytesIO()
+        ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+async def test_store_then_duplicate_is_a_noop() -> None:
+    svc, metadata, blobs, _ = make()
+    first = await svc.ingest_bytes(CT, source="test")
+    assert first.status is IngestStatus.STORED
+    stored_objects = dict(blobs.objects)
+    again = await svc.ingest_bytes(CT, source="test")
+    assert again.status is IngestStatus.DUPLICATE
+    assert blobs.objects == stored_objects
+    inst = await metadata.get_instance(first.sop_instance_uid)
+    assert inst is not None and blobs.objects[inst.blob_key] == CT
+    assert inst.study_instance_uid == first.study_instance_uid
+
+
+async def test_conflict_rejected_by_default_keeps_first_copy() -> None:
+    svc, metadata, blobs, q = make()
+    await svc.ingest_bytes(CT, source="test")
+    before = dict(blobs.objects)
+    changed = mutate(PatientName="Changed^Name")
+    r = await svc.ingest_bytes(changed, source="test")
+    assert r.status is IngestStatus.REJECTED and r.reason == "conflict"
+    assert blobs.objects == before
+    assert q.kept[-1]["reason"] == "conflict"
+
+
+async def test_conflict_replace_policy_keeps_newest_and_drops_old_blob() -> None:
+    svc, metadata, blobs, _ = make(on_conflict="replace")
+    first = await svc.ingest_bytes(CT, source="test")
+    changed = mutate(PatientName="Changed^Name")
+    r = await svc.ingest_bytes(changed, source="test")
+    assert r.status is IngestStatus.REPLACED
+    inst = await metadata.get_instance(first.sop_instance_uid)
+    assert blobs.objects == {inst.blob_key: changed}
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"this is not dicom at all" * 10, "not-dicom"),
+    (CT[:1000], "truncated"),
+    (CT[:-50], "truncated"),
+    (mutate(SOPInstanceUID=None), "missing-uid"),
+    (mutate(StudyInstanceUID=None), "missing-uid"),
+    (mutate(SeriesInstanceUID="1.2.03.4"), "invalid-uid"),
+    (mutate(StudyInstanceUID="../../../etc/passwd"), "invalid-uid"),
+    (mutate(StudyInstanceUID="1." + "2" * 80), "invalid-uid"),
+])
+async def test_bad_input_rejected_with_reason_and_store_unchanged(data: bytes, reason: str) -> None:
+    svc, metadata, blobs, q = make()
+    ok = await svc.ingest_bytes(CT, source="test")
+    before_blobs = dict(blobs.objects)
+    before_instances = dict(metadata.instances)
+    r = await svc.ingest_bytes(data, source="test")
+    assert r.status is IngestStatus.REJECTED and r.reason == reason
+    assert blobs.objects == before_blobs and metadata.instances == before_instances
+    assert q.kept[-1]["reason"] == reason and q.kept[-1]["data"] == data
+    assert ok.sop_instance_uid in metadata.instances
+
+
+async def test_too_large_is_rejected_before_parsing(tmp_path: Path) -> None:
+    svc, metadata, _, q = make(max_bytes=1000)
+    r = await svc.ingest_bytes(CT, source="test")
+    assert r.status is IngestStatus.REJECTED and r.reason == "too-large"
+    f = tmp_path / "big.dcm"
+    f.write_bytes(CT)
+    r2 = await svc.ingest_file(f, source="test")
+    assert r2.reason == "too-large" and q.kept[-1]["source_path"] == f
+    assert metadata.instances == {}
+
+
+async def test_listener_failure_does_not_fail_ingest() -> None:
+    svc, metadata, _, _ = make()
+
+    class Boom:
+        async def instance_stored(self, stored, result) -> None:  # type: ignore[no-untyped-def]
+            raise RuntimeError("listener bug")
+
+    seen = []
+
+    class Ok:
+        async def instance_stored(self, stored, result) -> None:  # type: ignore[no-untyped-def]
+            seen.append(result.status)
+
+    svc.add_listener(Boom())
+    svc.add_listener(Ok())
+    r = await svc.ingest_bytes(CT, source="test")
+    assert r.status is IngestStatus.STORED and seen == [IngestStatus.STORED]
