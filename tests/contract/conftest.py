@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from imx.storage.engine import create_engine
+from imx.storage.engine import create_engine, create_write_engine
 from imx.storage.files import FileBlobStore
 from imx.storage.migrate import upgrade
 from imx.storage.sql_store import SqlMetadataStore
@@ -23,9 +23,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield InMemoryMetadataStore()
         return
     if request.param == "sqlite":
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'imx.sqlite3'}")
+        url = f"sqlite+aiosqlite:///{tmp_path / 'imx.sqlite3'}"
+        engine = create_engine(url)
         await upgrade(engine)
-        s = SqlMetadataStore(engine)
+        s = SqlMetadataStore(engine, create_write_engine(url, engine))
         yield s
         await s.close()
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from imx.errors import StoreError
 from imx.settings import StorageSettings
-from imx.storage.engine import create_engine
+from imx.storage.engine import create_engine, create_write_engine
 from imx.storage.files import FileBlobStore
 from imx.storage.migrate import current_version, latest_version, upgrade
 from imx.storage.sql_store import SqlMetadataStore
@@ -27,7 +27,7 @@ async def build_metadata_store(storage: StorageSettings, *,
             await engine.dispose()
             raise StoreError(f"database schema is at version {version}, needs "
                              f"{latest_version()}: run `imx db upgrade`")
-    return SqlMetadataStore(engine)
+    return SqlMetadataStore(engine, create_write_engine(storage.effective_database_url(), engine))
 
 
 def build_blob_store(storage: StorageSettings) -> FileBlobStore:

@@ -20,10 +20,11 @@ A = schema.audit_events
 class SqlAuditSink:
     def __init__(self, store: SqlMetadataStore) -> None:
         self._engine = store.engine
+        self._write = store.write_engine
 
     async def record(self, record: AuditRecord) -> None:
         try:
-            async with self._engine.begin() as conn:
+            async with self._write.begin() as conn:
                 await conn.execute(A.insert().values(
                     occurred_at=record.occurred_at, event=record.event, outcome=record.outcome,
                     source=record.source[:200], transaction=record.transaction[:40],

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from imx.errors import StoreError
@@ -83,15 +85,23 @@ _STUDY_SELECT = sa.select(ST, P.c.patient_id, P.c.issuer).join(P, P.c.pk == ST.c
 class SqlMetadataStore:
     """MetadataStore over one SQLAlchemy AsyncEngine (see ADR 0002)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, write_engine: AsyncEngine | None = None) -> None:
         self._engine = engine
+        self._write = write_engine or engine
+        self._insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
 
+    @property
+    def write_engine(self) -> AsyncEngine:
+        return self._write
+
     async def close(self) -> None:
         await self._engine.dispose()
+        if self._write is not self._engine:
+            await self._write.dispose()
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -100,7 +110,7 @@ class SqlMetadataStore:
 
     async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
         try:
-            async with self._engine.begin() as conn:
+            async with self._write.begin() as conn:
                 outcomes = [await self._store_one(conn, item) for item in items]
                 for study_uid in {i.study.study_instance_uid for i in items}:
                     await self._refresh_counts(conn, study_uid)
@@ -112,14 +122,12 @@ class SqlMetadataStore:
         values = {"patient_name": p.patient_name, "patient_name_norm": fold(p.patient_name),
                   "birth_date": p.birth_date, "sex": p.sex,
                   "other_ids": ids_to_json(p.other_patient_ids)}
-        key = (P.c.patient_id == p.patient_id.id) & (P.c.issuer == p.patient_id.assigning_authority)
-        pk = (await conn.execute(sa.select(P.c.pk).where(key))).scalar()
-        if pk is None:
-            result = await conn.execute(P.insert().values(
-                patient_id=p.patient_id.id, issuer=p.patient_id.assigning_authority, **values))
-            return int(result.inserted_primary_key[0])
-        await conn.execute(P.update().where(P.c.pk == pk).values(**values))
-        return int(pk)
+        stmt = self._insert(P).values(patient_id=p.patient_id.id,
+                                      issuer=p.patient_id.assigning_authority, **values)
+        # INSERT .. ON CONFLICT DO UPDATE: concurrent first instances of one patient both win.
+        stmt = stmt.on_conflict_do_update(index_elements=[P.c.patient_id, P.c.issuer],
+                                          set_=values).returning(P.c.pk)
+        return int((await conn.execute(stmt)).scalar_one())
 
     async def _store_one(self, conn: AsyncConnection, item: StoredInstance) -> StoreOutcome:
         patient_pk = await self._upsert_patient(conn, item.patient)
@@ -159,12 +167,10 @@ class SqlMetadataStore:
             await self._refresh_counts(conn, previous.study_instance_uid)
         return StoreOutcome(is_new=False, previous=previous)
 
-    @staticmethod
-    async def _upsert(conn: AsyncConnection, table: sa.Table, key: sa.Column[str], key_value: str,
-                      values: dict[str, Any]) -> None:
-        result = await conn.execute(table.update().where(key == key_value).values(**values))
-        if result.rowcount == 0:
-            await conn.execute(table.insert().values({key.name: key_value, **values}))
+    async def _upsert(self, conn: AsyncConnection, table: sa.Table, key: sa.Column[str],
+                      key_value: str, values: dict[str, Any]) -> None:
+        stmt = self._insert(table).values({key.name: key_value, **values})
+        await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=values))
 
     async def _refresh_counts(self, conn: AsyncConnection, study_uid: str) -> None:
         # Counters and ModalitiesInStudy are derived, recomputed in the same transaction.
@@ -189,7 +195,7 @@ class SqlMetadataStore:
 
     async def delete_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
         try:
-            async with self._engine.begin() as conn:
+            async with self._write.begin() as conn:
                 row = (await conn.execute(sa.select(*_INSTANCE_COLS).where(
                     I.c.sop_instance_uid == sop_instance_uid))).first()
                 if row is None:
@@ -284,7 +290,7 @@ class SqlMetadataStore:
                   "study_instance_uid": entry.study_instance_uid, "status": entry.status,
                   "payload": document_to_json(entry), "updated_at": dt.datetime.now(dt.UTC)}
         try:
-            async with self._engine.begin() as conn:
+            async with self._write.begin() as conn:
                 await self._upsert(conn, D, D.c.document_unique_id, entry.document_unique_id, values)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError("document store write failed") from exc
@@ -322,7 +328,7 @@ class SqlMetadataStore:
 
     async def deprecate_document(self, document_unique_id: str) -> None:
         try:
-            async with self._engine.begin() as conn:
+            async with self._write.begin() as conn:
                 await conn.execute(D.update().where(D.c.document_unique_id == document_unique_id)
                                    .values(status="urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"))
         except sa.exc.SQLAlchemyError as exc:

@@ -1,0 +1,142 @@
+"""``imx import PATH...``: folders, zip files and CD/DVD layouts (DICOMDIR) into the node.
+
+#DitchTheDisk: a patient's CD is read through its DICOMDIR when there is one (file IDs
+in uppercase 8.3 names without extensions, PS3.10 8.5), else every file is tried.
+``--json`` prints one line per file only after it is committed (an acknowledgement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from imx.cli.options import ConfigOption, settings_from
+from imx.dicom.dicomdir import files_from_dicomdir
+from imx.services.context import NodeServices
+from imx.services.ingest import IngestResult, IngestStatus
+
+_CONCURRENCY = 4
+# Zip members are extracted one at a time to a temp file; a member claiming more than this
+# is refused (zip bomb guard) before any byte is written.
+_MAX_MEMBER_BYTES = 4 * 1024 * 1024 * 1024
+
+
+def discover(path: Path) -> Iterator[Path]:
+    """Files to import under ``path``: DICOMDIR-referenced files if present, else all files."""
+    if path.is_file():
+        yield path
+        return
+    dicomdir = next((p for p in (path / "DICOMDIR", path / "dicomdir") if p.is_file()), None)
+    if dicomdir is not None:
+        referenced = files_from_dicomdir(dicomdir)
+        if referenced:
+            yield from referenced
+            return
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and p.name.upper() != "DICOMDIR" and not p.name.startswith("."):
+            yield p
+
+
+async def _import_paths(services: NodeServices, paths: list[Path], *, as_json: bool) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    sem = asyncio.Semaphore(_CONCURRENCY)
+    files = [f for p in paths for f in discover(p)]
+    total_bytes = sum(f.stat().st_size for f in files if f.suffix.lower() != ".zip")
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=console, disable=as_json,
+                  transient=True) as progress:
+        task = progress.add_task("files", total=len(files))
+        byte_task = progress.add_task("bytes", total=total_bytes, visible=False)
+
+        async def one(f: Path, display: str | None = None) -> None:
+            async with sem:
+                result = await services.ingest.ingest_file(f, source=f"import:{display or f.name}")
+            _report(result, display or str(f), counts, as_json=as_json)
+            progress.advance(byte_task, f.stat().st_size if f.exists() else 0)
+
+        async def handle(f: Path) -> None:
+            if zipfile.is_zipfile(f):
+                await _import_zip(f, one)
+            else:
+                await one(f)
+            progress.advance(task)
+
+        await asyncio.gather(*(handle(f) for f in files))
+    await services.manifests.flush()
+    return counts
+
+
+async def _import_zip(archive: Path, one) -> None:  # type: ignore[no-untyped-def]
+    with zipfile.ZipFile(archive) as zf, tempfile.TemporaryDirectory() as tmp:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            if info.file_size > _MAX_MEMBER_BYTES:
+                continue
+            target = Path(tmp) / f"member-{info.CRC:08x}-{len(info.filename)}"
+            with zf.open(info) as src, target.open("wb") as dst:
+                copied = 0
+                while chunk := src.read(1 << 20):
+                    copied += len(chunk)
+                    if copied > _MAX_MEMBER_BYTES:
+                        break
+                    dst.write(chunk)
+            await one(target, f"{archive.name}!{info.filename}")
+            target.unlink(missing_ok=True)
+
+
+def _report(result: IngestResult, name: str, counts: Counter[str], *, as_json: bool) -> None:
+    key = result.status.value if result.status is not IngestStatus.REJECTED else f"rejected:{result.reason}"
+    counts[key] += 1
+    if as_json:
+        sys.stdout.write(json.dumps({"file": name, "status": result.status.value,
+                                     "sop_instance_uid": result.sop_instance_uid,
+                                     "reason": result.reason}) + "\n")
+        sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("import")
+    def import_(paths: Annotated[list[Path], typer.Argument(exists=True)],
+                config: ConfigOption = None,
+                as_json: Annotated[bool, typer.Option("--json", help="One JSON line per file.")] = False,
+                ) -> None:
+        """Import DICOM files, folders, zip files or a CD/DVD (DICOMDIR) into the node."""
+        from imx.runtime import open_node  # composition root; keeps `imx --help` light
+
+        settings = settings_from(config)
+
+        async def run() -> Counter[str]:
+            async with open_node(settings) as services:
+                return await _import_paths(services, paths, as_json=as_json)
+
+        counts = asyncio.run(run())
+        if not as_json:
+            table = Table(title="import summary")
+            table.add_column("outcome")
+            table.add_column("files", justify="right")
+            for k in sorted(counts):
+                table.add_row(k, str(counts[k]))
+            Console().print(table)
+        if any(k.startswith("rejected") for k in counts):
+            raise typer.Exit(1)
