@@ -1,0 +1,53 @@
+"""Frame extraction for WADO-RS ``/frames`` (PS3.18 8.7.4, 10.4.1.1.4).
+
+Native pixel data is sliced without decoding; encapsulated pixel data is split into its
+fragments' frames (PS3.5 A.4). The frame is returned in the stored transfer syntax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+
+from imx.errors import NotFoundError, UnsupportedError
+
+__all__ = ["FRAME_MEDIA_TYPES", "extract_frames", "frame_media_type"]
+
+# PS3.18 Table 8.7.3-2: single-frame media types of compressed transfer syntaxes.
+FRAME_MEDIA_TYPES = {
+    "1.2.840.10008.1.2.4.50": "image/jpeg", "1.2.840.10008.1.2.4.51": "image/jpeg",
+    "1.2.840.10008.1.2.4.57": "image/jpeg", "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls", "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2", "1.2.840.10008.1.2.4.91": "image/jp2",
+    "1.2.840.10008.1.2.5": "image/x-dicom-rle",
+}
+_NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
+           "1.2.840.10008.1.2.1.99"}
+
+
+def frame_media_type(transfer_syntax_uid: str) -> str:
+    if transfer_syntax_uid in _NATIVE:
+        return "application/octet-stream"
+    media = FRAME_MEDIA_TYPES.get(transfer_syntax_uid)
+    if media is None:
+        raise UnsupportedError("frames of this transfer syntax are not served")
+    return media
+
+
+def extract_frames(ds: Dataset, numbers: Sequence[int]) -> list[bytes]:
+    """Frames ``numbers`` (1-based) of ``ds``; NotFoundError for out-of-range numbers."""
+    if "PixelData" not in ds:
+        raise NotFoundError("instance has no pixel data")
+    count = int(ds.get("NumberOfFrames", 1) or 1)
+    if any(n < 1 or n > count for n in numbers):
+        raise NotFoundError("frame number out of range")
+    ts = str(ds.file_meta.TransferSyntaxUID)
+    if ts in _NATIVE:
+        size = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
+                * int(ds.BitsAllocated)) // 8
+        data = ds.PixelData
+        return [bytes(data[(n - 1) * size:n * size]) for n in numbers]
+    frames = list(generate_frames(ds.PixelData, number_of_frames=count))
+    return [frames[n - 1] for n in numbers]
