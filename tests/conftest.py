@@ -7,6 +7,10 @@ import shutil
 
 import pytest
 
+# Imported up front: compiling it late (pytest's terminal summary) while DIMSE server threads
+# still run trips a CPython 3.11 AST recursion-depth check.
+import hypothesis  # noqa: F401
+
 
 def require_tool(name: str) -> str:
     """Return the path of an external program or skip the test with a clear reason."""

@@ -90,8 +90,8 @@ class NodeThread:
 
 
 @contextlib.contextmanager
-def running_node(tmp_path: Path, *, dimse: bool = False, **overrides: Any) -> Iterator[NodeThread]:
-    node = NodeThread(test_settings(tmp_path, **overrides), dimse=dimse).start()
+def running_node(tmp_path: Path, *, with_dimse: bool = False, **overrides: Any) -> Iterator[NodeThread]:
+    node = NodeThread(test_settings(tmp_path, **overrides), dimse=with_dimse).start()
     try:
         yield node
     finally:

@@ -1,0 +1,1 @@
+"""Real third-party peers started by tests (DCMTK storescp, Orthanc), loopback only."""
