@@ -44,8 +44,9 @@ def dataset_bytes(part10: bytes) -> bytes:
 
 
 @contextlib.contextmanager
-def storescp(out_dir: Path, shim_dir: Path, ae_title: str = "DEST") -> Iterator[int]:
-    port = free_port()
+def storescp(out_dir: Path, shim_dir: Path, ae_title: str = "DEST",
+             port: int | None = None) -> Iterator[int]:
+    port = port or free_port()
     env = dict(os.environ)
     shim = loopback_shim(shim_dir)
     if shim is not None:

@@ -87,6 +87,8 @@ class NodeThread:
         if self._server is not None:
             self._server.should_exit = True
         self._thread.join(30)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, StoragePresentationContexts, evt
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     PatientRootQueryRetrieveInformationModelFind,
@@ -22,6 +23,13 @@ from imx.dimse.handlers import DimseHandlers
 from imx.services.context import NodeServices
 
 __all__ = ["DimseServer"]
+
+# pynetdicom accepts, per context, the first of *our* syntaxes the peer proposed: Explicit VR
+# Little Endian first keeps most stored files going out unchanged on C-GET (bit-identical);
+# Implicit VR Little Endian, which every peer must support (PS3.5 10.1), next.
+_TRANSFER_SYNTAXES = [str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)] + [
+    ts for ts in ALL_TRANSFER_SYNTAXES
+    if ts not in (str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian))]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +57,7 @@ class DimseServer:
         for cx in StoragePresentationContexts:
             # SCP and SCU role: C-GET sends sub-operations back on the same association
             # (PS3.4 C.4.3.1, role selection PS3.7 D.3.3.4).
-            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES,
+            ae.add_supported_context(cx.abstract_syntax, _TRANSFER_SYNTAXES,
                                      scu_role=True, scp_role=True)
         for model in _QR_MODELS:
             ae.add_supported_context(model)
