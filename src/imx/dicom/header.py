@@ -24,7 +24,8 @@ from imx.model.imaging import (
     StudyRecord,
 )
 
-__all__ = ["BULKDATA_PREFIX", "dicom_json", "extract_stored_instance", "parse_da"]
+__all__ = ["BULKDATA_PREFIX", "checked_dicom_json", "dicom_json", "extract_stored_instance",
+           "parse_da"]
 
 # Large binary values are left out of the stored DICOM JSON and replaced by a BulkDataURI
 # relative to the instance's WADO-RS URL: "bulkdata/<8 hex tag>" (PS3.18 F.2.6, 10.4.1.1.5).
@@ -105,9 +106,13 @@ def _check_uids(ds: Dataset) -> None:
 
 
 def extract_stored_instance(ds: Dataset, *, blob_key: str, size_bytes: int, sha256: str,
-                            received_at: dt.datetime,
-                            default_assigning_authority: str) -> StoredInstance:
-    """Build the metadata record of one instance; raises RejectedInstanceError."""
+                            received_at: dt.datetime, default_assigning_authority: str,
+                            with_json: bool = True) -> StoredInstance:
+    """Build the metadata record of one instance; raises RejectedInstanceError.
+
+    ``with_json=False`` leaves ``dicom_json`` empty for the caller to fill with
+    ``checked_dicom_json`` (the ingest service does that while the blob is written).
+    """
     _check_uids(ds)
     study_uid = _str(ds, "StudyInstanceUID")
     series_uid = _str(ds, "SeriesInstanceUID")
@@ -138,11 +143,16 @@ def extract_stored_instance(ds: Dataset, *, blob_key: str, size_bytes: int, sha2
         size_bytes=size_bytes, sha256=sha256, instance_number=_int(ds, "InstanceNumber"),
         number_of_frames=_int(ds, "NumberOfFrames") or 1, rows=_int(ds, "Rows"),
         columns=_int(ds, "Columns"), received_at=received_at)
+    metadata = checked_dicom_json(ds) if with_json else b""
+    return StoredInstance(patient=patient, study=study, series=series, instance=instance,
+                          dicom_json=metadata)
+
+
+def checked_dicom_json(ds: Dataset) -> bytes:
+    """``dicom_json``, rejecting the instance when a value cannot be converted."""
     try:
         # Converting every element to JSON is also where a malformed value shows up.
-        metadata = dicom_json(ds)
+        return dicom_json(ds)
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad values
         raise RejectedInstanceError("DICOM header has unreadable values",
                                     reason="unreadable") from exc
-    return StoredInstance(patient=patient, study=study, series=series, instance=instance,
-                          dicom_json=metadata)

@@ -17,7 +17,7 @@ from typing import Protocol
 import anyio
 from pydicom.dataset import Dataset
 
-from imx.dicom.header import extract_stored_instance
+from imx.dicom.header import checked_dicom_json, extract_stored_instance
 from imx.dicom.part10 import encode_part10, read_part10
 from imx.errors import RejectedInstanceError, StoreError
 from imx.model.audit import AuditRecord
@@ -112,18 +112,20 @@ class IngestService:
                                         reason="too-large")
             return await self._reject(None if source_path else data, source_path, exc, source)
         try:
-            item = await anyio.to_thread.run_sync(self._parse, data)
+            item, ds = await anyio.to_thread.run_sync(self._parse, data)
         except RejectedInstanceError as exc:
             return await self._reject(None if source_path else data, source_path, exc, source)
         lock = self._locks.setdefault(item.instance.sop_instance_uid, anyio.Lock())
         try:
             async with lock:
-                return await self._store(item, data, source=source, source_path=source_path)
+                return await self._store(item, ds, data, source=source, source_path=source_path)
+        except RejectedInstanceError as exc:
+            return await self._reject(None if source_path else data, source_path, exc, source)
         finally:
             if not lock.statistics().tasks_waiting:
                 self._locks.pop(item.instance.sop_instance_uid, None)
 
-    def _parse(self, data: bytes) -> StoredInstance:
+    def _parse(self, data: bytes) -> tuple[StoredInstance, Dataset]:
         ds = read_part10(data)
         sha = hashlib.sha256(data).hexdigest()
         study = str(ds.get("StudyInstanceUID", ""))
@@ -132,12 +134,33 @@ class IngestService:
         # extract validates the UIDs before key_for builds a path from them
         item = extract_stored_instance(ds, blob_key="", size_bytes=len(data), sha256=sha,
                                        received_at=self._clock.now(),
-                                       default_assigning_authority=self._node.default_assigning_authority)
+                                       default_assigning_authority=self._node.default_assigning_authority,
+                                       with_json=False)
         key = self._blobs.key_for(study_instance_uid=study, series_instance_uid=series,
                                   sop_instance_uid=sop, sha256=sha)
-        return replace(item, instance=replace(item.instance, blob_key=key))
+        return replace(item, instance=replace(item.instance, blob_key=key)), ds
 
-    async def _store(self, item: StoredInstance, data: bytes, *, source: str,
+    async def _write_blob_and_json(self, item: StoredInstance, ds: Dataset,
+                                   data: bytes) -> StoredInstance:
+        """The blob write (mostly fsync wait) and the DICOM JSON conversion (CPU) overlap."""
+        metadata: list[bytes] = []
+
+        async def convert() -> None:
+            metadata.append(await anyio.to_thread.run_sync(checked_dicom_json, ds))
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._blobs.put_bytes, item.instance.blob_key, data)
+                tg.start_soon(convert)
+        except BaseExceptionGroup as group:
+            await self._blobs.delete(item.instance.blob_key)
+            rejected = [e for e in group.exceptions if isinstance(e, RejectedInstanceError)]
+            if rejected:
+                raise rejected[0] from group
+            raise group.exceptions[0] from group
+        return replace(item, dicom_json=metadata[0])
+
+    async def _store(self, item: StoredInstance, ds: Dataset, data: bytes, *, source: str,
                      source_path: Path | None) -> IngestResult:
         inst = item.instance
         base = {"sop_instance_uid": inst.sop_instance_uid, "sop_class_uid": inst.sop_class_uid,
@@ -150,7 +173,7 @@ class IngestService:
             exc = RejectedInstanceError("an instance with this SOP Instance UID and different "
                                         "content is already stored", reason="conflict")
             return await self._reject(None if source_path else data, source_path, exc, source)
-        await self._blobs.put_bytes(inst.blob_key, data)
+        item = await self._write_blob_and_json(item, ds, data)
         try:
             outcome = await self._metadata.store_instance(item)
         except StoreError:

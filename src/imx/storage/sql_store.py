@@ -111,10 +111,7 @@ class SqlMetadataStore:
     async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
         try:
             async with self._write.begin() as conn:
-                outcomes = [await self._store_one(conn, item) for item in items]
-                for study_uid in {i.study.study_instance_uid for i in items}:
-                    await self._refresh_counts(conn, study_uid)
-                return outcomes
+                return [await self._store_one(conn, item) for item in items]
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError("metadata store write failed") from exc
 
@@ -130,6 +127,8 @@ class SqlMetadataStore:
         return int((await conn.execute(stmt)).scalar_one())
 
     async def _store_one(self, conn: AsyncConnection, item: StoredInstance) -> StoreOutcome:
+        """A new instance costs six statements; counters move incrementally. A replacement
+        (same SOP Instance UID) takes the slower path that recounts (PS3.4 C.6.1.1.5 counts)."""
         patient_pk = await self._upsert_patient(conn, item.patient)
         s = item.study
         study_values = {
@@ -139,15 +138,16 @@ class SqlMetadataStore:
             "referring_physician_name": s.referring_physician_name,
             "updated_at": item.instance.received_at or dt.datetime.now(dt.UTC),
         }
-        await self._upsert(conn, ST, ST.c.study_instance_uid, s.study_instance_uid, study_values)
+        modalities = (await conn.execute(
+            self._insert(ST).values(study_instance_uid=s.study_instance_uid, **study_values)
+            .on_conflict_do_update(index_elements=[ST.c.study_instance_uid], set_=study_values)
+            .returning(ST.c.modalities))).scalar_one()
         se = item.series
         await self._upsert(conn, SE, SE.c.series_instance_uid, se.series_instance_uid, {
             "study_instance_uid": se.study_instance_uid, "modality": se.modality,
             "series_number": se.series_number, "series_description": se.series_description,
             "body_part_examined": se.body_part_examined})
         inst = item.instance
-        previous_row = (await conn.execute(sa.select(*_INSTANCE_COLS).where(
-            I.c.sop_instance_uid == inst.sop_instance_uid))).first()
         values = {
             "sop_class_uid": inst.sop_class_uid, "series_instance_uid": inst.series_instance_uid,
             "study_instance_uid": inst.study_instance_uid,
@@ -157,12 +157,27 @@ class SqlMetadataStore:
             "rows": inst.rows, "columns": inst.columns, "received_at": inst.received_at,
             "dicom_json": item.dicom_json,
         }
-        if previous_row is None:
-            await conn.execute(I.insert().values(sop_instance_uid=inst.sop_instance_uid, **values))
+        inserted = (await conn.execute(
+            self._insert(I).values(sop_instance_uid=inst.sop_instance_uid, **values)
+            .on_conflict_do_nothing(index_elements=[I.c.sop_instance_uid])
+            .returning(I.c.sop_instance_uid))).first()
+        if inserted is not None:
+            await conn.execute(SE.update().where(SE.c.series_instance_uid == se.series_instance_uid)
+                               .values(number_of_instances=SE.c.number_of_instances + 1))
+            mods = [m for m in str(modalities or "").split("\\") if m]
+            if se.modality and se.modality not in mods:
+                mods = sorted([*mods, se.modality])
+            n_series = sa.select(sa.func.count()).where(
+                SE.c.study_instance_uid == s.study_instance_uid).scalar_subquery()
+            await conn.execute(ST.update().where(ST.c.study_instance_uid == s.study_instance_uid)
+                               .values(number_of_instances=ST.c.number_of_instances + 1,
+                                       number_of_series=n_series, modalities="\\".join(mods)))
             return StoreOutcome(is_new=True)
+        previous = _instance((await conn.execute(sa.select(*_INSTANCE_COLS).where(
+            I.c.sop_instance_uid == inst.sop_instance_uid))).one())
         await conn.execute(I.update().where(I.c.sop_instance_uid == inst.sop_instance_uid)
                            .values(**values))
-        previous = _instance(previous_row)
+        await self._refresh_counts(conn, inst.study_instance_uid)
         if previous.study_instance_uid != inst.study_instance_uid:
             await self._refresh_counts(conn, previous.study_instance_uid)
         return StoreOutcome(is_new=False, previous=previous)
@@ -173,7 +188,7 @@ class SqlMetadataStore:
         await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=values))
 
     async def _refresh_counts(self, conn: AsyncConnection, study_uid: str) -> None:
-        # Counters and ModalitiesInStudy are derived, recomputed in the same transaction.
+        # Counters and ModalitiesInStudy recomputed (replace/delete paths).
         per_series = sa.select(sa.func.count()).where(
             I.c.series_instance_uid == SE.c.series_instance_uid).scalar_subquery()
         await conn.execute(SE.update().where(SE.c.study_instance_uid == study_uid)
