@@ -186,6 +186,8 @@ def _instance(p: SynthPatient, *, modality: str, study_uid: str, series_uid: str
     ds.PatientBirthDate = p.birth_date.strftime("%Y%m%d")
     ds.PatientSex = p.sex
     ds.BodyPartExamined = body_part
+    if body_part == "KNEE":
+        ds.Laterality = "L"  # PS3.3 C.7.3.1: Type 2C for paired body parts
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
     ds.StudyID = accession[-6:]
