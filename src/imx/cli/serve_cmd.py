@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
                 Console(stderr=True).print(f"[red]refusing to start:[/red] {p}")
             raise typer.Exit(2)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        # pynetdicom logs every request at INFO (and identifiers at DEBUG): keep PHI out.
+        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_node(settings))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import Any
 
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, StoragePresentationContexts, evt
@@ -73,6 +74,17 @@ class _QuickAckSocket(socket.socket):
         return data
 
 
+class _ImxAE(AE):
+    """pynetdicom's AE whose outgoing associations (C-MOVE sub-operations) get the same
+    socket tuning as accepted ones (see ``_QuickAckSocket``)."""
+
+    def _create_socket(self, assoc: Any, address: Any, tls_args: Any) -> Any:
+        sock = super()._create_socket(assoc, address, tls_args)
+        if sock.socket is not None:
+            sock.socket = _QuickAckSocket.wrap(sock.socket)
+        return sock
+
+
 class DimseServer:
     """C-ECHO, C-STORE, C-FIND, C-GET and C-MOVE SCP for one node."""
 
@@ -80,7 +92,7 @@ class DimseServer:
         self._services = services
         cfg = services.settings.dimse
         self._handlers = DimseHandlers(services, LoopBridge(loop, timeout_s=cfg.dimse_timeout_s))
-        ae = AE(ae_title=cfg.ae_title)
+        ae = _ImxAE(ae_title=cfg.ae_title)
         ae.maximum_associations = cfg.max_associations
         ae.maximum_pdu_size = cfg.max_pdu_bytes
         ae.acse_timeout = cfg.acse_timeout_s

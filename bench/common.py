@@ -1,0 +1,84 @@
+"""Shared benchmark plumbing: a served imx node as a subprocess, synthetic data, results file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.peers.dcmtk import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class ServedNode:
+    http_port: int
+    dimse_port: int
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    @property
+    def dicomweb(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/dicom-web"
+
+    def rss_mib(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1]) / 1024
+
+
+@contextlib.contextmanager
+def imx_serve(workdir: Path) -> Iterator[ServedNode]:
+    """`imx serve` with production settings (fsync on) in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    http_port, dimse_port = free_port(), free_port()
+    cfg = workdir / "imx.toml"
+    cfg.write_text(f'[http]\nport = {http_port}\n[dimse]\nport = {dimse_port}\n'
+                   f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = true\n')
+    proc = subprocess.Popen([sys.executable, "-m", "imx", "serve", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=(workdir / "serve.log").open("wb"),
+                            start_new_session=True)
+    node = ServedNode(http_port, dimse_port, proc, workdir / "data")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("imx serve did not start")
+            time.sleep(0.1)
+        yield node
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def machine() -> dict[str, str]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        cpu = next((x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
+                    if x.startswith("model name")), "")
+    return {"cpus": str(os.cpu_count()), "cpu": cpu, "python": platform.python_version(),
+            "kernel": platform.release()}
+
+
+def save(name: str, result: dict[str, object]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {**result, "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))

@@ -1,0 +1,59 @@
+"""C-STORE ingest of 200 CT slices (512x512, 16-bit) with DCMTK storescu: imx vs Orthanc, same run.
+
+    python -m bench.ingest_vs_orthanc
+
+storescu is run as shipped by Debian (Nagle on), and again with TCP_NODELAY=1 in its
+environment, so the numbers show both the server and the client's socket setting.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import imx_serve, save
+from imx.dicom.synth import generate_patients, generate_study, write_study
+from tests.peers.orthanc import orthanc
+
+N = 200
+
+
+def storescu(port: int, ae: str, folder: Path, *, nodelay: bool) -> float:
+    env = dict(os.environ)
+    if nodelay:
+        env["TCP_NODELAY"] = "1"
+    t0 = time.perf_counter()
+    subprocess.run(["storescu", "-aec", ae, "+sd", "+r", "-nh", "127.0.0.1", str(port), str(folder)],
+                   check=True, env=env, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        slices = work / "ct"
+        write_study(slices, generate_study(generate_patients(101, 1)[0], seed=101, series_count=1,
+                                           instances_per_series=N))
+        mb = sum(f.stat().st_size for f in slices.rglob("*.dcm")) / 1e6
+        rows = {}
+        for nodelay in (False, True):
+            label = "storescu TCP_NODELAY=1" if nodelay else "storescu default (Nagle on)"
+            with imx_serve(work / f"imx-{nodelay}") as node:
+                imx_s = storescu(node.dimse_port, "IMX", slices, nodelay=nodelay)
+                imx_rss = node.rss_mib()
+            with orthanc(work / f"orthanc-{nodelay}") as peer:
+                orthanc_s = storescu(peer.dicom_port, peer.ae_title, slices, nodelay=nodelay)
+                orthanc_rss = peer.rss_mib()
+            rows[label] = {
+                "imx_instances_per_s": round(N / imx_s, 1), "orthanc_instances_per_s": round(N / orthanc_s, 1),
+                "ratio": round(orthanc_s / imx_s, 2), "imx_rss_mib": round(imx_rss),
+                "orthanc_rss_mib": round(orthanc_rss),
+            }
+        save("ingest_vs_orthanc", {"instances": N, "megabytes": round(mb, 1), "runs": rows})
+
+
+if __name__ == "__main__":
+    main()
