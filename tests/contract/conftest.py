@@ -26,7 +26,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         url = f"sqlite+aiosqlite:///{tmp_path / 'imx.sqlite3'}"
         engine = create_engine(url)
         await upgrade(engine)
-        s = SqlMetadataStore(engine, create_write_engine(url, engine))
+        s = SqlMetadataStore(engine, create_write_engine(url))
         yield s
         await s.close()
         return
@@ -41,7 +41,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
     engine = create_async_engine(url, connect_args={"options": f"-c search_path={schema}"})
     await upgrade(engine)
-    s = SqlMetadataStore(engine)
+    writer = sa.create_engine(url, connect_args={"options": f"-c search_path={schema}"})
+    s = SqlMetadataStore(engine, writer)
     yield s
     await s.close()
     async with admin.begin() as conn:

@@ -27,7 +27,7 @@ async def build_metadata_store(storage: StorageSettings, *,
             await engine.dispose()
             raise StoreError(f"database schema is at version {version}, needs "
                              f"{latest_version()}: run `imx db upgrade`")
-    return SqlMetadataStore(engine, create_write_engine(storage.effective_database_url(), engine))
+    return SqlMetadataStore(engine, create_write_engine(storage.effective_database_url()))
 
 
 def build_blob_store(storage: StorageSettings) -> FileBlobStore:

@@ -6,6 +6,7 @@ import logging
 
 import sqlalchemy as sa
 
+from imx.errors import StoreError
 from imx.model.audit import AuditRecord
 from imx.storage import schema
 from imx.storage.codec import audit_from_json, audit_to_json
@@ -20,16 +21,16 @@ A = schema.audit_events
 class SqlAuditSink:
     def __init__(self, store: SqlMetadataStore) -> None:
         self._engine = store.engine
-        self._write = store.write_engine
+        self._store = store
 
     async def record(self, record: AuditRecord) -> None:
+        stmt = A.insert().values(
+            occurred_at=record.occurred_at, event=record.event, outcome=record.outcome,
+            source=record.source[:200], transaction=record.transaction[:40],
+            payload=audit_to_json(record))
         try:
-            async with self._write.begin() as conn:
-                await conn.execute(A.insert().values(
-                    occurred_at=record.occurred_at, event=record.event, outcome=record.outcome,
-                    source=record.source[:200], transaction=record.transaction[:40],
-                    payload=audit_to_json(record)))
-        except sa.exc.SQLAlchemyError:
+            await self._store.write(lambda conn: conn.execute(stmt))
+        except StoreError:
             # An audit write failure must not fail the transaction being audited; it is
             # logged loudly (the trust issue adds a buffered, retried syslog sink).
             log.exception("audit record could not be stored", extra={"event": record.event})

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from imx.errors import StoreError
 from imx.model.document import DocumentEntry
@@ -29,6 +31,8 @@ from imx.storage.sql_query import instance_filters, patient_filters, series_filt
 from imx.storage.text import fold
 
 __all__ = ["SqlMetadataStore"]
+
+T = TypeVar("T")
 
 P, ST, SE, I, D = schema.patients, schema.studies, schema.series, schema.instances, schema.documents
 _INSTANCE_COLS = [c for c in I.c if c.name != "dicom_json"]
@@ -85,23 +89,31 @@ _STUDY_SELECT = sa.select(ST, P.c.patient_id, P.c.issuer).join(P, P.c.pk == ST.c
 class SqlMetadataStore:
     """MetadataStore over one SQLAlchemy AsyncEngine (see ADR 0002)."""
 
-    def __init__(self, engine: AsyncEngine, write_engine: AsyncEngine | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, writer: sa.Engine) -> None:
         self._engine = engine
-        self._write = write_engine or engine
+        self._writer = writer
         self._insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+        # SQLite has one writer connection; other databases take a few writers at once.
+        self._limiter = anyio.CapacityLimiter(1 if engine.dialect.name == "sqlite" else 4)
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
 
-    @property
-    def write_engine(self) -> AsyncEngine:
-        return self._write
-
     async def close(self) -> None:
         await self._engine.dispose()
-        if self._write is not self._engine:
-            await self._write.dispose()
+        self._writer.dispose()
+
+    async def write(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction on a worker thread; StoreError on failure."""
+        def run() -> T:
+            with self._writer.begin() as conn:
+                return fn(conn)
+
+        try:
+            return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError("metadata store write failed") from exc
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -109,13 +121,9 @@ class SqlMetadataStore:
         return (await self.store_instances([item]))[0]
 
     async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
-        try:
-            async with self._write.begin() as conn:
-                return [await self._store_one(conn, item) for item in items]
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError("metadata store write failed") from exc
+        return await self.write(lambda conn: [self._store_one(conn, item) for item in items])
 
-    async def _upsert_patient(self, conn: AsyncConnection, p: PatientRecord) -> int:
+    def _upsert_patient(self, conn: sa.Connection, p: PatientRecord) -> int:
         values = {"patient_name": p.patient_name, "patient_name_norm": fold(p.patient_name),
                   "birth_date": p.birth_date, "sex": p.sex,
                   "other_ids": ids_to_json(p.other_patient_ids)}
@@ -124,12 +132,12 @@ class SqlMetadataStore:
         # INSERT .. ON CONFLICT DO UPDATE: concurrent first instances of one patient both win.
         stmt = stmt.on_conflict_do_update(index_elements=[P.c.patient_id, P.c.issuer],
                                           set_=values).returning(P.c.pk)
-        return int((await conn.execute(stmt)).scalar_one())
+        return int(conn.execute(stmt).scalar_one())
 
-    async def _store_one(self, conn: AsyncConnection, item: StoredInstance) -> StoreOutcome:
+    def _store_one(self, conn: sa.Connection, item: StoredInstance) -> StoreOutcome:
         """A new instance costs six statements; counters move incrementally. A replacement
         (same SOP Instance UID) takes the slower path that recounts (PS3.4 C.6.1.1.5 counts)."""
-        patient_pk = await self._upsert_patient(conn, item.patient)
+        patient_pk = self._upsert_patient(conn, item.patient)
         s = item.study
         study_values = {
             "patient_pk": patient_pk, "study_date": s.study_date, "study_time": s.study_time,
@@ -138,12 +146,12 @@ class SqlMetadataStore:
             "referring_physician_name": s.referring_physician_name,
             "updated_at": item.instance.received_at or dt.datetime.now(dt.UTC),
         }
-        modalities = (await conn.execute(
+        modalities = (conn.execute(
             self._insert(ST).values(study_instance_uid=s.study_instance_uid, **study_values)
             .on_conflict_do_update(index_elements=[ST.c.study_instance_uid], set_=study_values)
             .returning(ST.c.modalities))).scalar_one()
         se = item.series
-        await self._upsert(conn, SE, SE.c.series_instance_uid, se.series_instance_uid, {
+        self._upsert(conn, SE, SE.c.series_instance_uid, se.series_instance_uid, {
             "study_instance_uid": se.study_instance_uid, "modality": se.modality,
             "series_number": se.series_number, "series_description": se.series_description,
             "body_part_examined": se.body_part_examined})
@@ -157,69 +165,68 @@ class SqlMetadataStore:
             "rows": inst.rows, "columns": inst.columns, "received_at": inst.received_at,
             "dicom_json": item.dicom_json,
         }
-        inserted = (await conn.execute(
+        inserted = (conn.execute(
             self._insert(I).values(sop_instance_uid=inst.sop_instance_uid, **values)
             .on_conflict_do_nothing(index_elements=[I.c.sop_instance_uid])
             .returning(I.c.sop_instance_uid))).first()
         if inserted is not None:
-            await conn.execute(SE.update().where(SE.c.series_instance_uid == se.series_instance_uid)
+            conn.execute(SE.update().where(SE.c.series_instance_uid == se.series_instance_uid)
                                .values(number_of_instances=SE.c.number_of_instances + 1))
             mods = [m for m in str(modalities or "").split("\\") if m]
             if se.modality and se.modality not in mods:
                 mods = sorted([*mods, se.modality])
             n_series = sa.select(sa.func.count()).where(
                 SE.c.study_instance_uid == s.study_instance_uid).scalar_subquery()
-            await conn.execute(ST.update().where(ST.c.study_instance_uid == s.study_instance_uid)
-                               .values(number_of_instances=ST.c.number_of_instances + 1,
+            conn.execute(ST.update().where(ST.c.study_instance_uid == s.study_instance_uid)
+                         .values(number_of_instances=ST.c.number_of_instances + 1,
                                        number_of_series=n_series, modalities="\\".join(mods)))
             return StoreOutcome(is_new=True)
-        previous = _instance((await conn.execute(sa.select(*_INSTANCE_COLS).where(
-            I.c.sop_instance_uid == inst.sop_instance_uid))).one())
-        await conn.execute(I.update().where(I.c.sop_instance_uid == inst.sop_instance_uid)
-                           .values(**values))
-        await self._refresh_counts(conn, inst.study_instance_uid)
+        previous = _instance(conn.execute(sa.select(*_INSTANCE_COLS).where(
+            I.c.sop_instance_uid == inst.sop_instance_uid)).one())
+        conn.execute(I.update().where(I.c.sop_instance_uid == inst.sop_instance_uid)
+                     .values(**values))
+        self._refresh_counts(conn, inst.study_instance_uid)
         if previous.study_instance_uid != inst.study_instance_uid:
-            await self._refresh_counts(conn, previous.study_instance_uid)
+            self._refresh_counts(conn, previous.study_instance_uid)
         return StoreOutcome(is_new=False, previous=previous)
 
-    async def _upsert(self, conn: AsyncConnection, table: sa.Table, key: sa.Column[str],
-                      key_value: str, values: dict[str, Any]) -> None:
+    def _upsert(self, conn: sa.Connection, table: sa.Table, key: sa.Column[str],
+                key_value: str, values: dict[str, Any]) -> None:
         stmt = self._insert(table).values({key.name: key_value, **values})
-        await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=values))
+        conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=values))
 
-    async def _refresh_counts(self, conn: AsyncConnection, study_uid: str) -> None:
+    def _refresh_counts(self, conn: sa.Connection, study_uid: str) -> None:
         # Counters and ModalitiesInStudy recomputed (replace/delete paths).
         per_series = sa.select(sa.func.count()).where(
             I.c.series_instance_uid == SE.c.series_instance_uid).scalar_subquery()
-        await conn.execute(SE.update().where(SE.c.study_instance_uid == study_uid)
+        conn.execute(SE.update().where(SE.c.study_instance_uid == study_uid)
                            .values(number_of_instances=per_series))
-        await conn.execute(SE.delete().where(SE.c.study_instance_uid == study_uid,
+        conn.execute(SE.delete().where(SE.c.study_instance_uid == study_uid,
                                              SE.c.number_of_instances == 0))
-        n_inst = (await conn.execute(sa.select(sa.func.count()).where(
+        n_inst = (conn.execute(sa.select(sa.func.count()).where(
             I.c.study_instance_uid == study_uid))).scalar() or 0
-        mods = (await conn.execute(sa.select(SE.c.modality).distinct().where(
+        mods = (conn.execute(sa.select(SE.c.modality).distinct().where(
             SE.c.study_instance_uid == study_uid).order_by(SE.c.modality))).scalars().all()
-        n_series = (await conn.execute(sa.select(sa.func.count()).where(
+        n_series = (conn.execute(sa.select(sa.func.count()).where(
             SE.c.study_instance_uid == study_uid))).scalar() or 0
         if n_inst == 0:
-            await conn.execute(ST.delete().where(ST.c.study_instance_uid == study_uid))
+            conn.execute(ST.delete().where(ST.c.study_instance_uid == study_uid))
             return
-        await conn.execute(ST.update().where(ST.c.study_instance_uid == study_uid).values(
+        conn.execute(ST.update().where(ST.c.study_instance_uid == study_uid).values(
             number_of_instances=n_inst, number_of_series=n_series,
             modalities="\\".join(m for m in mods if m)))
 
     async def delete_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
-        try:
-            async with self._write.begin() as conn:
-                row = (await conn.execute(sa.select(*_INSTANCE_COLS).where(
-                    I.c.sop_instance_uid == sop_instance_uid))).first()
-                if row is None:
-                    return None
-                await conn.execute(I.delete().where(I.c.sop_instance_uid == sop_instance_uid))
-                await self._refresh_counts(conn, row.study_instance_uid)
-                return _instance(row)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError("metadata store delete failed") from exc
+        def run(conn: sa.Connection) -> InstanceRecord | None:
+            row = conn.execute(sa.select(*_INSTANCE_COLS).where(
+                I.c.sop_instance_uid == sop_instance_uid)).first()
+            if row is None:
+                return None
+            conn.execute(I.delete().where(I.c.sop_instance_uid == sop_instance_uid))
+            self._refresh_counts(conn, row.study_instance_uid)
+            return _instance(row)
+
+        return await self.write(run)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -304,11 +311,8 @@ class SqlMetadataStore:
                   "patient_issuer": entry.patient_id.assigning_authority,
                   "study_instance_uid": entry.study_instance_uid, "status": entry.status,
                   "payload": document_to_json(entry), "updated_at": dt.datetime.now(dt.UTC)}
-        try:
-            async with self._write.begin() as conn:
-                await self._upsert(conn, D, D.c.document_unique_id, entry.document_unique_id, values)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError("document store write failed") from exc
+        await self.write(lambda conn: self._upsert(conn, D, D.c.document_unique_id,
+                                                   entry.document_unique_id, values))
 
     async def get_document(self, document_unique_id: str) -> DocumentEntry | None:
         rows = await self._all(sa.select(D.c.payload, D.c.status).where(
@@ -342,9 +346,6 @@ class SqlMetadataStore:
         return [self._document(r) for r in await self._all(stmt)]
 
     async def deprecate_document(self, document_unique_id: str) -> None:
-        try:
-            async with self._write.begin() as conn:
-                await conn.execute(D.update().where(D.c.document_unique_id == document_unique_id)
-                                   .values(status="urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"))
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError("document store write failed") from exc
+        await self.write(lambda conn: conn.execute(
+            D.update().where(D.c.document_unique_id == document_unique_id)
+            .values(status="urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated")))
