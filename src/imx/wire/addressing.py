@@ -62,7 +62,7 @@ UNDERSTOOD_HEADERS: Final = frozenset(f"{{{ns}}}{n}" for ns in _NAMESPACES for n
 
 
 def _text(block: Element, name: str) -> str:
-    value = "".join(block.itertext()).strip()
+    value = "".join(str(t) for t in block.itertext()).strip()
     if len(value) > _MAX_URI_CHARS:
         raise MalformedMessageError(f"wsa:{name} longer than {_MAX_URI_CHARS} characters")
     return value
@@ -84,12 +84,16 @@ def _find(headers: Sequence[Element], name: str) -> str | None:
 def _reply_to(headers: Sequence[Element]) -> str | None:
     for h in headers:
         if isinstance(h.tag, str) and h.tag in {f"{{{ns}}}ReplyTo" for ns in _NAMESPACES}:
-            address = next((a for a in h if a.tag == f"{{{etree.QName(h).namespace}}}Address"), None)
+            address = next(
+                (a for a in h if a.tag == f"{{{etree.QName(h).namespace}}}Address"), None
+            )
             return _text(address, "ReplyTo/Address") if address is not None else None
     return None
 
 
-def parse_addressing(headers: Sequence[Element], *, require_action: bool = True) -> AddressingHeaders:
+def parse_addressing(
+    headers: Sequence[Element], *, require_action: bool = True
+) -> AddressingHeaders:
     """Read the WS-Addressing headers among a message's SOAP header blocks.
 
     Args:

@@ -23,7 +23,9 @@ __all__ = [
     "parse_fault",
 ]
 
-FaultCode = Literal["Sender", "Receiver", "VersionMismatch", "MustUnderstand", "DataEncodingUnknown"]
+FaultCode = Literal[
+    "Sender", "Receiver", "VersionMismatch", "MustUnderstand", "DataEncodingUnknown"
+]
 _CODES: Final = frozenset(
     {"Sender", "Receiver", "VersionMismatch", "MustUnderstand", "DataEncodingUnknown"}
 )

@@ -162,6 +162,4 @@ def check_must_understand(message: SoapMessage, understood: Collection[str]) -> 
     """
     missing = not_understood_headers(message, understood)
     if missing:
-        raise MustUnderstandError(
-            "mandatory SOAP header not understood", not_understood=missing
-        )
+        raise MustUnderstandError("mandatory SOAP header not understood", not_understood=missing)

@@ -45,7 +45,9 @@ _FORBIDDEN_MARKUP: Final = tuple(
 
 def _check_encoding(data: bytes) -> None:
     head = data[:4]
-    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00<", b"<\x00\x00\x00")):
+    if head.startswith(
+        (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00<", b"<\x00\x00\x00")
+    ):
         raise MalformedMessageError("XML encoding not supported (UTF-32)")
     if head.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00<", b"<\x00")):
         return  # UTF-16: a byte-level declaration scan does not apply; markup scan covers it
@@ -96,7 +98,8 @@ def parse_xml(
     if any(marker in data for marker in _FORBIDDEN_MARKUP):
         raise MalformedMessageError("XML DOCTYPE/ENTITY declarations are not allowed")
     root = _parse_with_depth_cap(data, max_depth)
-    if root.getroottree().docinfo.doctype:
+    docinfo = root.getroottree().docinfo
+    if getattr(docinfo, "doctype", ""):  # lxml-stubs lack DocInfo.doctype
         raise MalformedMessageError("XML DOCTYPE declarations are not allowed")
     return root
 
@@ -114,9 +117,7 @@ def _parse_with_depth_cap(data: bytes, max_depth: int) -> etree._Element:
         root: etree._Element = parser.close()
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (0, 0)
-        raise MalformedMessageError(
-            f"XML not well-formed (line {line}, column {column})"
-        ) from None
+        raise MalformedMessageError(f"XML not well-formed (line {line}, column {column})") from None
     for event, _ in parser.read_events():
         depth += 1 if event == "start" else -1
         if depth > max_depth:
