@@ -184,6 +184,10 @@ class InMemoryMetadataStore:
     async def get_instance_json(self, sop_instance_uid: str) -> bytes | None:
         return self.instance_json.get(sop_instance_uid)
 
+    async def set_instance_json(self, sop_instance_uid: str, dicom_json: bytes) -> None:
+        if sop_instance_uid in self.instances:
+            self.instance_json[sop_instance_uid] = dicom_json
+
     async def get_study(self, study_instance_uid: str) -> StudyRecord | None:
         return self.studies.get(study_instance_uid)
 

@@ -105,6 +105,10 @@ class MetadataStore(Protocol):
         """The stored DICOM JSON header of one instance."""
         ...
 
+    async def set_instance_json(self, sop_instance_uid: str, dicom_json: bytes) -> None:
+        """Store the DICOM JSON header of an instance (filled in after the ingest commit)."""
+        ...
+
     async def get_study(self, study_instance_uid: str) -> StudyRecord | None:
         ...
 

@@ -49,9 +49,12 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
         )
         if settings.manifests.enabled:
             ingest.add_listener(manifests)
-        yield NodeServices(
-            settings=settings, clock=clock, metadata=metadata, blobs=blobs, audit=audit,
-            ingest=ingest, manifests=manifests,
-        )
+        try:
+            yield NodeServices(
+                settings=settings, clock=clock, metadata=metadata, blobs=blobs, audit=audit,
+                ingest=ingest, manifests=manifests,
+            )
+        finally:
+            await ingest.drain()  # background header indexing finishes before the store closes
     finally:
         await metadata.close()

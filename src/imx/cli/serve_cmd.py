@@ -47,6 +47,7 @@ async def run_node(settings: Settings) -> None:
             port = dimse.start()
             log.info("DIMSE listening", extra={"ae_title": settings.dimse.ae_title, "port": port})
         manifest_task = asyncio.create_task(services.manifests.run(), name="manifests")
+        index_task = asyncio.create_task(services.ingest.run_indexer(), name="indexer")
         config = uvicorn.Config(
             build_app(services), host=settings.http.host, port=settings.http.port,
             log_level="warning", access_log=False, lifespan="on",
@@ -55,9 +56,10 @@ async def run_node(settings: Settings) -> None:
         try:
             await server.serve()
         finally:
-            manifest_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await manifest_task
+            for task in (manifest_task, index_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if dimse is not None:
                 dimse.stop()
             await services.manifests.flush()

@@ -41,7 +41,7 @@ def _answer(results: list[dict[str, Any]], q: QidoRequest) -> Response:
 
 async def _first_instance_json(services: NodeServices, study: str, series: str | None) -> bytes | None:
     insts = await services.metadata.list_instances(study, series)
-    return await services.metadata.get_instance_json(insts[0].sop_instance_uid) if insts else None
+    return await services.ingest.instance_json(insts[0]) if insts else None
 
 
 async def search_studies(request: Request, services: NodeServices) -> Response:
@@ -83,7 +83,7 @@ async def search_instances(request: Request, services: NodeServices) -> Response
                f"/instances/{inst.sop_instance_uid}")
         item = instance_json(inst, url)
         if q.include_fields or q.include_all:
-            merge_include(item, await services.metadata.get_instance_json(inst.sop_instance_uid),
+            merge_include(item, await services.ingest.instance_json(inst),
                           q.include_fields, include_all=q.include_all)
         out.append(item)
     return _answer(out, q)

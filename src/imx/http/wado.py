@@ -110,7 +110,7 @@ async def retrieve_metadata(request: Request, services: NodeServices) -> Respons
     root = base_url(request, services)
     out = []
     for inst in insts:
-        raw = await services.metadata.get_instance_json(inst.sop_instance_uid)
+        raw = await services.ingest.instance_json(inst)
         url = (f"{root}/studies/{inst.study_instance_uid}/series/{inst.series_instance_uid}"
                f"/instances/{inst.sop_instance_uid}")
         out.append(_absolute_bulk(json.loads(raw or b"{}"), url))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -19,9 +20,9 @@ from pydicom.dataset import Dataset
 
 from imx.dicom.header import checked_dicom_json, extract_stored_instance
 from imx.dicom.part10 import encode_part10, read_part10
-from imx.errors import RejectedInstanceError, StoreError
+from imx.errors import NotFoundError, RejectedInstanceError, StoreError
 from imx.model.audit import AuditRecord
-from imx.model.imaging import StoredInstance
+from imx.model.imaging import InstanceRecord, StoredInstance
 from imx.ports import AuditSink, BlobStore, Clock, MetadataStore, Quarantine
 from imx.settings import IngestSettings, NodeSettings
 
@@ -75,6 +76,10 @@ class IngestService:
         # One writer per SOP Instance UID at a time, so two concurrent copies of the same
         # instance cannot both pass the dedupe check.
         self._locks: dict[str, anyio.Lock] = {}
+        # Headers waiting to be indexed as DICOM JSON: (SOP Instance UID, blob key). Lost on a
+        # crash, harmlessly: readers index missing headers on demand.
+        self._index_queue: deque[tuple[str, str]] = deque()
+        self._last_ingest = 0.0
 
     def add_listener(self, listener: IngestListener) -> None:
         self._listeners.append(listener)
@@ -140,25 +145,47 @@ class IngestService:
                                   sop_instance_uid=sop, sha256=sha)
         return replace(item, instance=replace(item.instance, blob_key=key)), ds
 
-    async def _write_blob_and_json(self, item: StoredInstance, ds: Dataset,
-                                   data: bytes) -> StoredInstance:
-        """The blob write (mostly fsync wait) and the DICOM JSON conversion (CPU) overlap."""
-        metadata: list[bytes] = []
-
-        async def convert() -> None:
-            metadata.append(await anyio.to_thread.run_sync(checked_dicom_json, ds))
-
+    async def _index_header(self, sop_instance_uid: str, blob_key: str) -> None:
+        """Compute and store one instance's DICOM JSON (WADO-RS metadata, QIDO includefield)."""
+        if await self._metadata.get_instance_json(sop_instance_uid):
+            return
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._blobs.put_bytes, item.instance.blob_key, data)
-                tg.start_soon(convert)
-        except BaseExceptionGroup as group:
-            await self._blobs.delete(item.instance.blob_key)
-            rejected = [e for e in group.exceptions if isinstance(e, RejectedInstanceError)]
-            if rejected:
-                raise rejected[0] from group
-            raise group.exceptions[0] from group
-        return replace(item, dicom_json=metadata[0])
+            data = await self._blobs.read_bytes(blob_key)
+        except NotFoundError:
+            return  # replaced or deleted meanwhile
+        try:
+            ds = await anyio.to_thread.run_sync(read_part10, data)
+            metadata = await anyio.to_thread.run_sync(checked_dicom_json, ds)
+        except RejectedInstanceError:
+            metadata = b"{}"
+            log.warning("instance header not convertible to DICOM JSON")
+        await self._metadata.set_instance_json(sop_instance_uid, metadata)
+
+    async def run_indexer(self, *, quiet_s: float = 0.05) -> None:
+        """Index headers in the background, yielding to ingest: a C-STORE burst is acknowledged
+        at full speed and indexed in the quiet after it (as PACS do). Cancellable."""
+        while True:
+            if not self._index_queue or anyio.current_time() - self._last_ingest < quiet_s:
+                await anyio.sleep(quiet_s)
+                continue
+            sop, key = self._index_queue.popleft()
+            try:
+                await self._index_header(sop, key)
+            except Exception:  # noqa: BLE001 - readers compute it on demand instead
+                log.exception("header indexing failed")
+
+    async def instance_json(self, inst: InstanceRecord) -> bytes:
+        """The stored DICOM JSON of ``inst``, computed now if not indexed yet."""
+        stored = await self._metadata.get_instance_json(inst.sop_instance_uid)
+        if stored:
+            return stored
+        await self._index_header(inst.sop_instance_uid, inst.blob_key)
+        return await self._metadata.get_instance_json(inst.sop_instance_uid) or b"{}"
+
+    async def drain(self) -> None:
+        """Index every header still queued (end of an import, shutdown, tests)."""
+        while self._index_queue:
+            await self._index_header(*self._index_queue.popleft())
 
     async def _store(self, item: StoredInstance, ds: Dataset, data: bytes, *, source: str,
                      source_path: Path | None) -> IngestResult:
@@ -173,7 +200,7 @@ class IngestService:
             exc = RejectedInstanceError("an instance with this SOP Instance UID and different "
                                         "content is already stored", reason="conflict")
             return await self._reject(None if source_path else data, source_path, exc, source)
-        item = await self._write_blob_and_json(item, ds, data)
+        await self._blobs.put_bytes(inst.blob_key, data)
         try:
             outcome = await self._metadata.store_instance(item)
         except StoreError:
@@ -183,6 +210,8 @@ class IngestService:
             await self._blobs.delete(outcome.previous.blob_key)
         status = IngestStatus.STORED if outcome.is_new else IngestStatus.REPLACED
         result = IngestResult(status=status, **base)
+        self._index_queue.append((inst.sop_instance_uid, inst.blob_key))
+        self._last_ingest = anyio.current_time()
         await self._notify(item, result)
         return result
 

@@ -26,6 +26,7 @@ from imx.model.imaging import (
 )
 from imx.model.query import ImagingQuery
 from imx.storage import schema
+from imx.storage.hot_sql import HotSql
 from imx.storage.codec import document_from_json, document_to_json, ids_from_json, ids_to_json
 from imx.storage.sql_query import instance_filters, patient_filters, series_filters, study_filters
 from imx.storage.text import fold
@@ -93,6 +94,7 @@ class SqlMetadataStore:
         self._engine = engine
         self._writer = writer
         self._insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+        self._hot = HotSql(dialect=writer.dialect.name, paramstyle=writer.dialect.paramstyle)
         # SQLite has one writer connection; other databases take a few writers at once.
         self._limiter = anyio.CapacityLimiter(1 if engine.dialect.name == "sqlite" else 4)
 
@@ -135,27 +137,27 @@ class SqlMetadataStore:
         return int(conn.execute(stmt).scalar_one())
 
     def _store_one(self, conn: sa.Connection, item: StoredInstance) -> StoreOutcome:
-        """A new instance costs six statements; counters move incrementally. A replacement
-        (same SOP Instance UID) takes the slower path that recounts (PS3.4 C.6.1.1.5 counts)."""
-        patient_pk = self._upsert_patient(conn, item.patient)
-        s = item.study
-        study_values = {
-            "patient_pk": patient_pk, "study_date": s.study_date, "study_time": s.study_time,
-            "accession_number": s.accession_number, "accession_issuer": s.accession_issuer,
-            "study_id": s.study_id, "study_description": s.study_description,
-            "referring_physician_name": s.referring_physician_name,
-            "updated_at": item.instance.received_at or dt.datetime.now(dt.UTC),
-        }
-        modalities = (conn.execute(
-            self._insert(ST).values(study_instance_uid=s.study_instance_uid, **study_values)
-            .on_conflict_do_update(index_elements=[ST.c.study_instance_uid], set_=study_values)
-            .returning(ST.c.modalities))).scalar_one()
-        se = item.series
-        self._upsert(conn, SE, SE.c.series_instance_uid, se.series_instance_uid, {
-            "study_instance_uid": se.study_instance_uid, "modality": se.modality,
-            "series_number": se.series_number, "series_description": se.series_description,
-            "body_part_examined": se.body_part_examined})
-        inst = item.instance
+        """A new instance costs six driver-level statements (``hot_sql``); counters move
+        incrementally. A replacement (same SOP Instance UID) takes the slower path that
+        recounts (PS3.4 C.6.1.1.5 counts)."""
+        q = self._hot
+        p, s, se, inst = item.patient, item.study, item.series, item.instance
+        patient_pk = conn.exec_driver_sql(q.patient, q.params(
+            patient_id=p.patient_id.id, issuer=p.patient_id.assigning_authority,
+            patient_name=p.patient_name, patient_name_norm=fold(p.patient_name),
+            birth_date=p.birth_date, sex=p.sex,
+            other_ids=ids_to_json(p.other_patient_ids))).scalar_one()
+        modalities = conn.exec_driver_sql(q.study, q.params(
+            study_instance_uid=s.study_instance_uid, patient_pk=patient_pk,
+            study_date=s.study_date, study_time=s.study_time,
+            accession_number=s.accession_number, accession_issuer=s.accession_issuer,
+            study_id=s.study_id, study_description=s.study_description,
+            referring_physician_name=s.referring_physician_name,
+            updated_at=inst.received_at or dt.datetime.now(dt.UTC))).scalar_one()
+        conn.exec_driver_sql(q.series, q.params(
+            series_instance_uid=se.series_instance_uid, study_instance_uid=se.study_instance_uid,
+            modality=se.modality, series_number=se.series_number,
+            series_description=se.series_description, body_part_examined=se.body_part_examined))
         values = {
             "sop_class_uid": inst.sop_class_uid, "series_instance_uid": inst.series_instance_uid,
             "study_instance_uid": inst.study_instance_uid,
@@ -165,21 +167,16 @@ class SqlMetadataStore:
             "rows": inst.rows, "columns": inst.columns, "received_at": inst.received_at,
             "dicom_json": item.dicom_json,
         }
-        inserted = (conn.execute(
-            self._insert(I).values(sop_instance_uid=inst.sop_instance_uid, **values)
-            .on_conflict_do_nothing(index_elements=[I.c.sop_instance_uid])
-            .returning(I.c.sop_instance_uid))).first()
+        inserted = conn.exec_driver_sql(q.instance, q.params(
+            sop_instance_uid=inst.sop_instance_uid, **values)).first()
         if inserted is not None:
-            conn.execute(SE.update().where(SE.c.series_instance_uid == se.series_instance_uid)
-                               .values(number_of_instances=SE.c.number_of_instances + 1))
+            conn.exec_driver_sql(q.count_series, q.params(
+                series_instance_uid=se.series_instance_uid))
             mods = [m for m in str(modalities or "").split("\\") if m]
             if se.modality and se.modality not in mods:
                 mods = sorted([*mods, se.modality])
-            n_series = sa.select(sa.func.count()).where(
-                SE.c.study_instance_uid == s.study_instance_uid).scalar_subquery()
-            conn.execute(ST.update().where(ST.c.study_instance_uid == s.study_instance_uid)
-                         .values(number_of_instances=ST.c.number_of_instances + 1,
-                                       number_of_series=n_series, modalities="\\".join(mods)))
+            conn.exec_driver_sql(q.count_study, q.params(
+                study_instance_uid=s.study_instance_uid, modalities="\\".join(mods)))
             return StoreOutcome(is_new=True)
         previous = _instance(conn.execute(sa.select(*_INSTANCE_COLS).where(
             I.c.sop_instance_uid == inst.sop_instance_uid)).one())
@@ -246,6 +243,10 @@ class SqlMetadataStore:
         rows = await self._all(sa.select(I.c.dicom_json).where(
             I.c.sop_instance_uid == sop_instance_uid))
         return bytes(rows[0].dicom_json) if rows else None
+
+    async def set_instance_json(self, sop_instance_uid: str, dicom_json: bytes) -> None:
+        await self.write(lambda conn: conn.execute(
+            I.update().where(I.c.sop_instance_uid == sop_instance_uid).values(dicom_json=dicom_json)))
 
     async def get_study(self, study_instance_uid: str) -> StudyRecord | None:
         rows = await self._all(_STUDY_SELECT.where(ST.c.study_instance_uid == study_instance_uid))

@@ -28,15 +28,20 @@ def make(on_conflict: str = "reject", max_bytes: int = 10_000_000):  # type: ign
 
 def mutate(**changes: object) -> bytes:
     ds = pydicom.dcmread(io.BytesIO(CT))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the point is to write invalid values
-        for k, v in changes.items():
-            if v is None:
-                delattr(ds, k)
-            else:
-                setattr(ds, k, v)
-        out = io.BytesIO()
-        ds.save_as(out, enforce_file_format=True)
+    mode = pydicom.config.settings.writing_validation_mode
+    pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the point is to write invalid values
+            for k, v in changes.items():
+                if v is None:
+                    delattr(ds, k)
+                else:
+                    setattr(ds, k, v)
+            out = io.BytesIO()
+            ds.save_as(out, enforce_file_format=True)
+    finally:
+        pydicom.config.settings.writing_validation_mode = mode
     return out.getvalue()
 
 
