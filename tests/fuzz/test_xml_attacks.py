@@ -20,11 +20,16 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 ]>
 <lolz>&lol9;</lolz>"""
 QUADRATIC = (
-    b'<?xml version="1.0"?><!DOCTYPE k [<!ENTITY a "' + b"x" * 50000 + b'">]><k>'
-    + b"&a;" * 5000 + b"</k>"
+    b'<?xml version="1.0"?><!DOCTYPE k [<!ENTITY a "'
+    + b"x" * 50000
+    + b'">]><k>'
+    + b"&a;" * 5000
+    + b"</k>"
 )
 XXE_FILE = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
-XXE_HTTP = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:9/x">]><r>&x;</r>'
+XXE_HTTP = (
+    b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:9/x">]><r>&x;</r>'
+)
 PARAMETER_ENTITY = (
     b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/evil.dtd"> %p;]>'
     b"<r/>"

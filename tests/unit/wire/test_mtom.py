@@ -45,8 +45,10 @@ FEEDS = [whole, bytewise]
 def envelope_with_includes(cids: Iterable[str]) -> bytes:
     body = etree.Element("{urn:ihe:iti:xds-b:2007}RetrieveDocumentSetResponse")
     for cid in cids:
-        doc = etree.SubElement(etree.SubElement(body, "{urn:ihe:iti:xds-b:2007}DocumentResponse"),
-                               "{urn:ihe:iti:xds-b:2007}Document")
+        doc = etree.SubElement(
+            etree.SubElement(body, "{urn:ihe:iti:xds-b:2007}DocumentResponse"),
+            "{urn:ihe:iti:xds-b:2007}Document",
+        )
         doc.append(xop_include(cid))
     return serialize(build_envelope(body))
 
@@ -57,10 +59,16 @@ async def chunked(data: bytes, size: int = 100) -> AsyncIterator[bytes]:
 
 
 async def written(boundary: str = "MIMEBoundary_test") -> bytes:
-    parts = [(CIDS[0], "application/dicom", chunked(DICOM_1)),
-             (CIDS[1], "application/dicom", [DICOM_2[:10], DICOM_2[10:]])]
-    out = [c async for c in mtom_stream(envelope_with_includes(CIDS), parts, boundary,
-                                        root_content_id="root@imx")]
+    parts = [
+        (CIDS[0], "application/dicom", chunked(DICOM_1)),
+        (CIDS[1], "application/dicom", [DICOM_2[:10], DICOM_2[10:]]),
+    ]
+    out = [
+        c
+        async for c in mtom_stream(
+            envelope_with_includes(CIDS), parts, boundary, root_content_id="root@imx"
+        )
+    ]
     return b"".join(out)
 
 
@@ -79,7 +87,8 @@ async def test_writer_output_read_by_email_parser() -> None:
     body = await written()
     ctype = content_type_header("MIMEBoundary_test", "root@imx")
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+        f"Content-Type: {ctype}\r\n\r\n".encode() + body
+    )
     parts = list(msg.iter_parts())
     assert [p["Content-ID"] for p in parts] == ["<root@imx>", f"<{CIDS[0]}>", f"<{CIDS[1]}>"]
     assert parts[1].get_payload(decode=True) == DICOM_1
@@ -102,18 +111,35 @@ async def test_writer_output_read_back(feed) -> None:  # type: ignore[no-untyped
         assert parse_envelope(message.root).body_child.tag.endswith("RetrieveDocumentSetResponse")
 
 
-SAMPLE_CT = ('Multipart/Related; type="application/xop+xml"; start="<root.message@r>"; '
-             'start-info="application/soap+xml"; boundary="MIMEBoundary_x"; action="None"')
+SAMPLE_CT = (
+    'Multipart/Related; type="application/xop+xml"; start="<root.message@r>"; '
+    'start-info="application/soap+xml"; boundary="MIMEBoundary_x"; action="None"'
+)
 
 
 def sample_body(*, root_last: bool = False, crlf: bytes = b"\r\n") -> bytes:
-    root = (b"--MIMEBoundary_x" + crlf + b"content-type: application/xop+xml; charset=UTF-8" + crlf
-            + b"Content-ID:  <root.message@r> " + crlf + crlf
-            + envelope_with_includes(["a%40b"]) )
-    att = (b"--MIMEBoundary_x  \t" + crlf + b"Content-Type: application/dicom" + crlf
-           + b"Content-ID: <a%40b>" + crlf + crlf + DICOM_1)
+    root = (
+        b"--MIMEBoundary_x"
+        + crlf
+        + b"content-type: application/xop+xml; charset=UTF-8"
+        + crlf
+        + b"Content-ID:  <root.message@r> "
+        + crlf
+        + crlf
+        + envelope_with_includes(["a%40b"])
+    )
+    att = (
+        b"--MIMEBoundary_x  \t"
+        + crlf
+        + b"Content-Type: application/dicom"
+        + crlf
+        + b"Content-ID: <a%40b>"
+        + crlf
+        + crlf
+        + DICOM_1
+    )
     first, second = (att, root) if root_last else (root, att)
-    return (b"preamble text\r\n" + first + b"\r\n" + second + b"\r\n--MIMEBoundary_x--\r\nepilogue")
+    return b"preamble text\r\n" + first + b"\r\n" + second + b"\r\n--MIMEBoundary_x--\r\nepilogue"
 
 
 @pytest.mark.parametrize("feed", FEEDS)
@@ -127,7 +153,9 @@ async def test_reader_tolerates_preamble_padding_case_and_order(feed, root_last:
 
 
 async def test_reader_bare_lf_headers() -> None:
-    with await parse_http_body(SAMPLE_CT, [sample_body(crlf=b"\n").replace(b"\n--", b"\r\n--")]) as m:
+    with await parse_http_body(
+        SAMPLE_CT, [sample_body(crlf=b"\n").replace(b"\n--", b"\r\n--")]
+    ) as m:
         assert list(m.attachments) == ["a%40b"]
 
 
@@ -142,8 +170,12 @@ async def test_plain_soap_with_inline_base64(feed) -> None:  # type: ignore[no-u
     body = etree.Element("{urn:ihe:iti:xds-b:2007}Document")
     body.text = "\n".join(base64.encodebytes(DICOM_2).decode().split())
     data = serialize(build_envelope(body))
-    for ctype in (soap_content_type(), 'application/soap+xml; charset=utf-8; action="None"', None,
-                  "text/xml"):
+    for ctype in (
+        soap_content_type(),
+        'application/soap+xml; charset=utf-8; action="None"',
+        None,
+        "text/xml",
+    ):
         with await parse_http_body(ctype, feed(data)) as message:
             assert not message.is_mtom and not message.attachments
             doc = parse_envelope(message.root).body_child
@@ -177,7 +209,11 @@ ROOT = envelope_with_includes(["c@x"])
         (CT, mtom(ROOT), MalformedMessageError),  # dangling xop:Include
         (CT, mtom(ROOT, ("c@x", b"1"), ("c@x", b"2")), MalformedMessageError),  # duplicate cid
         (CT, mtom(ROOT, ("r@x", b"1")), MalformedMessageError),  # second root
-        ('multipart/related; start="<zz>"; boundary=b', mtom(ROOT, ("c@x", b"")), MalformedMessageError),
+        (
+            'multipart/related; start="<zz>"; boundary=b',
+            mtom(ROOT, ("c@x", b"")),
+            MalformedMessageError,
+        ),
         ("multipart/related", mtom(ROOT, ("c@x", b"")), MalformedMessageError),  # no boundary
         ("image/png", b"x", UnsupportedError),
         ("application/soap+xml", mtom(b"<a>", ("c@x", b"")), MalformedMessageError),
@@ -205,7 +241,9 @@ async def test_reader_caps() -> None:
 async def test_ram_budget_sends_later_attachments_to_disk() -> None:
     parts = [(f"{i}@x", b"y" * 300) for i in range(5)]
     root = envelope_with_includes([cid for cid, _ in parts])
-    message = await parse_http_body(CT, [mtom(root, *parts)], spool_bytes=1000, ram_budget_bytes=600)
+    message = await parse_http_body(
+        CT, [mtom(root, *parts)], spool_bytes=1000, ram_budget_bytes=600
+    )
     kinds = [type(a.file).__name__ for a in message.attachments.values()]
     assert kinds[:2] == ["SpooledTemporaryFile", "SpooledTemporaryFile"]
     assert all(k != "SpooledTemporaryFile" for k in kinds[2:])

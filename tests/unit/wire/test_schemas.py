@@ -14,7 +14,9 @@ XDSI = "urn:ihe:rad:xdsi-b:2009"
 
 
 def rad69_request(study_uid: str = "1.2.3") -> etree._Element:
-    root = etree.Element(f"{{{XDSI}}}RetrieveImagingDocumentSetRequest", nsmap={"i": XDSI, "x": XDS})
+    root = etree.Element(
+        f"{{{XDSI}}}RetrieveImagingDocumentSetRequest", nsmap={"i": XDSI, "x": XDS}
+    )
     study = etree.SubElement(root, f"{{{XDSI}}}StudyRequest", studyInstanceUID=study_uid)
     series = etree.SubElement(study, f"{{{XDSI}}}SeriesRequest", seriesInstanceUID="1.2.3.4")
     doc = etree.SubElement(series, f"{{{XDS}}}DocumentRequest")

@@ -76,21 +76,33 @@ def test_request_headers_round_trip_and_validate() -> None:
     validate(envelope, "soap-envelope")
     message = parse_envelope(envelope)
     assert [etree.QName(h).localname for h in message.headers] == [
-        "Action", "MessageID", "ReplyTo", "To"]
+        "Action",
+        "MessageID",
+        "ReplyTo",
+        "To",
+    ]
     assert message.header(f"{{{NS_WSA}}}Action") is not None
     assert message.headers[0].get(soap("mustUnderstand")) == "1"
     assert message.headers[3].get(soap("mustUnderstand")) == "1"
     assert message.headers[1].get(soap("mustUnderstand")) is None
     assert parse_addressing(message.headers) == AddressingHeaders(
-        action="urn:a", message_id="urn:uuid:42", to="https://peer/x", reply_to=ANONYMOUS)
+        action="urn:a", message_id="urn:uuid:42", to="https://peer/x", reply_to=ANONYMOUS
+    )
 
 
 def test_response_headers_round_trip() -> None:
     envelope = roundtrip(
-        build_envelope(etree.Element("R"), build_response_headers("urn:r", "urn:uuid:1", "urn:uuid:2")))
+        build_envelope(
+            etree.Element("R"), build_response_headers("urn:r", "urn:uuid:1", "urn:uuid:2")
+        )
+    )
     wsa = parse_addressing(parse_envelope(envelope).headers)
     assert (wsa.action, wsa.relates_to, wsa.message_id, wsa.to) == (
-        "urn:r", "urn:uuid:1", "urn:uuid:2", None)
+        "urn:r",
+        "urn:uuid:1",
+        "urn:uuid:2",
+        None,
+    )
     no_relates = build_response_headers("urn:r", None, "urn:uuid:2")
     assert [etree.QName(h).localname for h in no_relates] == ["Action", "MessageID"]
 
@@ -184,12 +196,19 @@ def test_fault_round_trip(code: str) -> None:
 
 def test_fault_subcodes_and_detail() -> None:
     detail = etree.Element("{urn:d}Info")
-    fault = build_fault("Sender", "{urn:wsse}InvalidSecurity", "bad token",
-                        nsmap={"wsse": "urn:wsse"}, detail=detail)
+    fault = build_fault(
+        "Sender",
+        "{urn:wsse}InvalidSecurity",
+        "bad token",
+        nsmap={"wsse": "urn:wsse"},
+        detail=detail,
+    )
     parsed = parse_fault(roundtrip(build_envelope(fault)).find(f".//{soap('Fault')}"))  # type: ignore[arg-type]
     assert parsed.subcodes == ("{urn:wsse}InvalidSecurity",)
     assert parsed.detail is not None and parsed.detail[0].tag == "{urn:d}Info"
-    prefixed = parse_fault(roundtrip(build_fault("Receiver", "x:Busy", "later", nsmap={"x": "urn:x"})))
+    prefixed = parse_fault(
+        roundtrip(build_fault("Receiver", "x:Busy", "later", nsmap={"x": "urn:x"}))
+    )
     assert prefixed.subcodes == ("{urn:x}Busy",)
     with pytest.raises(ValueError):
         build_fault("Sender", "{urn:undeclared}X", "r")

@@ -16,7 +16,7 @@ def test_parses_and_drops_comments_and_pis() -> None:
 
 
 def test_utf16_with_bom() -> None:
-    assert parse_xml('<a>é</a>'.encode("utf-16")).text == "é"
+    assert parse_xml("<a>é</a>".encode("utf-16")).text == "é"
 
 
 def test_round_trip_serialize() -> None:
