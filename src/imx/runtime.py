@@ -11,8 +11,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from imx.services.context import NodeServices
+from imx.services.document_query import DocumentQueryService
 from imx.services.ingest import IngestService
 from imx.services.manifests import ManifestService
+from imx.services.patient_discovery import PatientDiscoveryService
+from imx.services.retrieve import RetrieveService
 from imx.settings import Settings
 from imx.storage import build_blob_store, build_metadata_store
 from imx.storage.clock import SystemClock
@@ -53,6 +56,14 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
             yield NodeServices(
                 settings=settings, clock=clock, metadata=metadata, blobs=blobs, audit=audit,
                 ingest=ingest, manifests=manifests,
+                patient_discovery=PatientDiscoveryService(metadata=metadata, audit=audit,
+                                                          clock=clock),
+                document_query=DocumentQueryService(
+                    metadata=metadata, home_community_id=settings.node.home_community_id),
+                retrieve=RetrieveService(
+                    metadata=metadata, blobs=blobs,
+                    home_community_id=settings.node.home_community_id,
+                    repository_unique_id=settings.node.repository_unique_id),
             )
         finally:
             await ingest.drain()  # background header indexing finishes before the store closes

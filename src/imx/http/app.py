@@ -11,6 +11,7 @@ from imx import __version__
 from imx.errors import GatewayError
 from imx.http.dicomweb import dicomweb_router
 from imx.http.errors import problem_response
+from imx.http.soap import soap_routes
 from imx.services.context import NodeServices
 
 __all__ = ["build_app"]
@@ -24,6 +25,7 @@ def build_app(services: NodeServices) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Mount(services.settings.dicomweb.prefix, app=dicomweb_router(services)),
+        *soap_routes(services),
     ]
     app = Starlette(routes=routes, exception_handlers={GatewayError: problem_response,
                                                        Exception: problem_response})

@@ -12,8 +12,11 @@ from imx.ports import AuditSink, BlobStore, Clock, MetadataStore
 from imx.settings import Settings
 
 if TYPE_CHECKING:
+    from imx.services.document_query import DocumentQueryService
     from imx.services.ingest import IngestService
     from imx.services.manifests import ManifestService
+    from imx.services.patient_discovery import PatientDiscoveryService
+    from imx.services.retrieve import RetrieveService
 
 __all__ = ["NodeServices"]
 
@@ -27,3 +30,6 @@ class NodeServices:
     audit: AuditSink
     ingest: IngestService
     manifests: ManifestService
+    patient_discovery: PatientDiscoveryService
+    document_query: DocumentQueryService
+    retrieve: RetrieveService

@@ -24,6 +24,7 @@ from lxml import etree
 
 from imx.errors import MalformedMessageError, UnsupportedError
 from imx.wire.multipart import (
+    Event,
     MultipartReader,
     PartData,
     PartEnd,
@@ -299,15 +300,14 @@ class _MtomCollector:
         self._ram_used = 0
         self._parts = 0
 
-    def handle(self, event: PartHeaders | PartData | PartEnd) -> None:
+    def handle(self, event: Event) -> None:
         if isinstance(event, PartHeaders):
             self._open(event.headers)
         elif isinstance(event, PartData):
             self._write(event.data)
-        elif (
-            isinstance(self._current, Attachment) and self._current.size <= self.limits.spool_bytes
-        ):
-            self._ram_used += self._current.size  # it stayed in RAM
+        elif isinstance(event, PartEnd) and isinstance(self._current, Attachment):
+            # an attachment no bigger than its spool limit stayed in RAM: count it
+            self._ram_used += self._current.size * (self._current.size <= self.limits.spool_bytes)
 
     def _open(self, headers: dict[str, str]) -> None:
         self._parts += 1

@@ -2,7 +2,9 @@
 
 The reader is push-style (h11-like): ``feed(bytes)`` returns events and never buffers
 more than one header block or ``len(delimiter)`` bytes of body, so a part of any size
-streams through. It gives the same events when fed whole or one byte at a time.
+streams through. It gives the same events when fed whole or one byte at a time, and
+ends with an ``End`` event at the close delimiter. Delimiters preceded by a bare LF
+(instead of CRLF) are accepted too: some MIME writers emit them.
 Used by STOW-RS (PS3.18 10.5) and MTOM/XOP (SOAP answers and requests).
 """
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from imx.errors import MalformedMessageError
 
 __all__ = [
+    "End",
+    "Event",
     "MultipartReader",
     "PartData",
     "PartEnd",
@@ -41,7 +45,12 @@ class PartEnd:
     pass
 
 
-Event = PartHeaders | PartData | PartEnd
+@dataclass(frozen=True, slots=True)
+class End:
+    """The close delimiter was read; later bytes are epilogue (RFC 2046 5.1.1)."""
+
+
+Event = PartHeaders | PartData | PartEnd | End
 
 _PARAM = re.compile(r';\s*([A-Za-z0-9_.+-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 
@@ -65,7 +74,9 @@ class MultipartReader:
         if not boundary or len(boundary) > 200:
             raise MalformedMessageError("multipart boundary missing or too long")
         self._dash_boundary = b"--" + boundary.encode("latin-1")
-        self._delimiter = b"\r\n" + self._dash_boundary
+        # RFC 2046 5.1.1: the delimiter is CRLF "--" boundary; we search for LF "--" boundary
+        # and drop a preceding CR from the data, so bare-LF writers work too.
+        self._delimiter = b"\n" + self._dash_boundary
         self._buf = bytearray()
         self._state = "preamble"
         self.finished = False
@@ -107,6 +118,7 @@ class MultipartReader:
             return False
         if self._buf[:2] == b"--":
             self.finished = True
+            events.append(End())
             return False
         # transport padding (RFC 2046 5.1.1): spaces/tabs before the CRLF
         i = self._buf.find(b"\n")
@@ -163,21 +175,20 @@ class MultipartReader:
         start = 0
         while (i := self._buf.find(self._delimiter, start)) >= 0:
             real = self._boundary_at(i)
-            if real is None:
-                if i:
-                    events.append(PartData(bytes(self._buf[:i])))
-                    del self._buf[:i]
-                return False
-            if not real:
+            if not real and real is not None:
                 start = i + 1
                 continue
-            if i:
-                events.append(PartData(bytes(self._buf[:i])))
+            end = i - 1 if i and self._buf[i - 1] == 0x0D else i  # the CR belongs to the delimiter
+            if end:
+                events.append(PartData(bytes(self._buf[:end])))
+                del self._buf[:end]
+            if real is None:
+                return False
             events.append(PartEnd())
-            del self._buf[:i + len(self._delimiter)]
+            del self._buf[:i - end + len(self._delimiter)]
             self._state = "after_boundary"
             return True
-        keep = len(self._delimiter) - 1
+        keep = len(self._delimiter)  # a partial CR LF "--" boundary at the end stays buffered
         if len(self._buf) > keep:
             cut = len(self._buf) - keep
             events.append(PartData(bytes(self._buf[:cut])))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from imx.errors import MalformedMessageError
 from imx.wire.multipart import (
+    End,
     MultipartReader,
     PartData,
     PartEnd,
@@ -76,7 +77,7 @@ def test_memory_stays_bounded_for_a_large_part() -> None:
         assert len(r._buf) < 64  # never more than the delimiter is held back
     events = r.feed(b"\r\n--bnd--")
     total += sum(len(e.data) for e in events if isinstance(e, PartData))
-    assert total == 64 << 20 and isinstance(events[-1], PartEnd)
+    assert total == 64 << 20 and isinstance(events[-2], PartEnd) and isinstance(events[-1], End)
 
 
 async def test_writer_output_reads_back_with_two_parsers() -> None:
@@ -102,3 +103,21 @@ def test_content_type_params() -> None:
         'Multipart/Related; type="application/xop+xml"; boundary="a;b"; start="<root@x>"; action="None"')
     assert media == "multipart/related"
     assert params == {"type": "application/xop+xml", "boundary": "a;b", "start": "<root@x>", "action": "None"}
+
+
+LF_BODY = b"--q\nContent-Type: a/b\n\nline1\r\nline2\n--q\n\nsecond\r\n--q--"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000])
+def test_bare_lf_delimiters_and_end_event(size: int) -> None:
+    chunks = [LF_BODY[i : i + size] for i in range(0, len(LF_BODY), size)]
+    events = iter_events(MultipartReader("q"), chunks)
+    assert parts_of(events) == [({"content-type": "a/b"}, b"line1\r\nline2"), ({}, b"second")]
+    assert isinstance(events[-1], End) and sum(isinstance(e, End) for e in events) == 1
+
+
+def test_crlf_split_across_feeds_is_not_leaked_into_data() -> None:
+    r = MultipartReader("q")
+    events = r.feed(b"--q\r\n\r\n" + b"x" * 100 + b"\r")
+    events += r.feed(b"\n--q--")
+    assert parts_of(events) == [({}, b"x" * 100)]

@@ -29,13 +29,13 @@ def _values(params: Element, name: str) -> list[Element]:
     return [v for p in params.iterchildren(hl7(name)) for v in p.iterchildren(hl7("value"))]
 
 
-def _demographics(params: Element) -> PatientDemographics:
+def _demographics(params: Element, *, required: bool = True) -> PatientDemographics:
     names = tuple(parse_pn(v) for v in _values(params, "livingSubjectName"))
-    if not any(n.family or n.given for n in names):
+    if required and not any(n.family or n.given for n in names):
         # ITI TF-2b 3.55.4.1.2.1: LivingSubjectName is required.
         raise MissingParameterError("livingSubjectName is required")
     births = _values(params, "livingSubjectBirthTime")
-    if not births or not births[0].get("value"):
+    if required and (not births or not births[0].get("value")):
         raise MissingParameterError("livingSubjectBirthTime is required")
     genders = _values(params, "livingSubjectAdministrativeGender")
     gender = (genders[0].get("code") or "").strip().upper() if genders else ""
@@ -49,7 +49,7 @@ def _demographics(params: Element) -> PatientDemographics:
     return PatientDemographics(
         names=names,
         gender="" if gender in ("UN", "UNK") else gender,
-        birth_date=parse_ts_date(births[0].get("value", "")),
+        birth_date=parse_ts_date(births[0].get("value", "")) if births and births[0].get("value") else None,
         addresses=tuple(parse_ad(v) for v in _values(params, "patientAddress")),
         telecoms=tuple(v.get("value", "").strip() for v in _values(params, "patientTelecom")
                        if v.get("value")),
@@ -59,7 +59,7 @@ def _demographics(params: Element) -> PatientDemographics:
     )
 
 
-def parse_request(root: Element) -> PatientDiscoveryRequest:
+def parse_request(root: Element, *, require_demographics: bool = True) -> PatientDiscoveryRequest:
     """Parse a PRPA_IN201305UV02 element.
 
     Raises:
@@ -96,7 +96,7 @@ def parse_request(root: Element) -> PatientDiscoveryRequest:
         query_id=query_id,
         processing_code=_attr(processing, "code") or "P",
         response_priority=(_attr(priority, "code") or "I").upper(),
-        demographics=_demographics(params),
+        demographics=_demographics(params, required=require_demographics),
         query_by_parameter=etree.tostring(qbp),
         initial_quantity=_int(_attr(quantity, "value")),
     )

@@ -1,0 +1,238 @@
+"""The SOAP 1.2 edge: one endpoint per service name, dispatch on wsa:Action only.
+
+Responding Gateway (ITI-55, ITI-38, ITI-39, RAD-75) and Imaging Document Source (RAD-69).
+Bodies are read as streams (MTOM or plain SOAP), parsed by the hardened parser, validated
+against the shipped XSDs; retrieve answers stream every document as an MTOM part straight
+from the blob store. Faults follow SOAP 1.2 Part 1 §5.4 and the HTTP binding (Sender → 400,
+Receiver → 500); business errors are RegistryErrors / HL7 acks inside a 200 answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from lxml import etree
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from imx.errors import GatewayError, MalformedMessageError, MissingParameterError
+from imx.http.soap_errors import registry_error_code
+from imx.model.audit import AuditRecord
+from imx.model.patient_discovery import InstanceIdentifier, PatientDiscoveryAnswer, QueryResponseCode
+from imx.model.registry import RegistryErrorItem
+from imx.services.context import NodeServices
+from imx.services.retrieve import RetrievePlan
+from imx.transactions import Transaction, find_transaction
+from imx.transactions.iti38_xca_query import request as iti38_request
+from imx.transactions.iti38_xca_query import response as iti38_response
+from imx.transactions.iti39_xca_retrieve import request as iti39_request
+from imx.transactions.iti39_xca_retrieve import response as retrieve_response
+from imx.transactions.iti55_xcpd import request as iti55_request
+from imx.transactions.iti55_xcpd import response as iti55_response
+from imx.transactions.rad69_retrieve_imaging import request as rad69_request
+from imx.wire.addressing import UNDERSTOOD_HEADERS, build_response_headers, parse_addressing
+from imx.wire.faults import build_fault
+from imx.wire.mtom import (
+    content_type_header,
+    mtom_stream,
+    new_boundary,
+    parse_http_body,
+    soap_content_type,
+)
+from imx.wire.schemas import validate
+from imx.wire.soap import (
+    MustUnderstandError,
+    VersionMismatchError,
+    build_envelope,
+    check_must_understand,
+    parse_envelope,
+)
+from imx.wire.xml import serialize
+
+__all__ = ["soap_routes"]
+
+log = logging.getLogger(__name__)
+
+NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+# WS-Security is accepted here; verifying it is the trust layer's job (issue: Trust).
+UNDERSTOOD = frozenset({*UNDERSTOOD_HEADERS, f"{{{NS_WSSE}}}Security"})
+_SCHEMA = {"ITI-55": "prpa-201305", "ITI-38": "query", "ITI-39": "xds-b", "RAD-69": "xdsi-b",
+           "RAD-75": "xdsi-b"}
+PATHS = ("/soap", "/xcpd", "/xca/query", "/xca/retrieve", "/xdsi/retrieve", "/xcai/retrieve")
+
+
+def _soap_response(body: etree._Element, *, action: str, relates_to: str | None,
+                   status: int = 200) -> Response:
+    env = build_envelope(body, build_response_headers(action, relates_to,
+                                                      f"urn:uuid:{uuid.uuid4()}"))
+    return Response(serialize(env), status_code=status, media_type=soap_content_type())
+
+
+def _fault(code: str, reason: str, *, subcode: str | None = None, status: int = 400) -> Response:
+    nsmap = {"wsa": "http://www.w3.org/2005/08/addressing"} if subcode and subcode.startswith("wsa:") else None
+    fault = build_fault(code, subcode, reason, nsmap=nsmap)  # type: ignore[arg-type]
+    return Response(serialize(build_envelope(fault)), status_code=status,
+                    media_type=soap_content_type())
+
+
+class SoapEndpoint:
+    def __init__(self, services: NodeServices) -> None:
+        self._s = services
+        self._home = services.settings.node.home_community_id
+
+    async def handle(self, request: Request) -> Response:
+        settings = self._s.settings.http
+        try:
+            inbound = await parse_http_body(request.headers.get("content-type"), request.stream(),
+                                            max_root_bytes=settings.max_xml_bytes,
+                                            max_total_bytes=settings.max_body_bytes)
+        except GatewayError as exc:
+            await self._audit_failure(request, "", exc)
+            return _fault("Sender", exc.detail)
+        with inbound:
+            try:
+                message = parse_envelope(inbound.root)
+                check_must_understand(message, UNDERSTOOD)
+                addressing = parse_addressing(message.headers)
+            except VersionMismatchError as exc:
+                return _fault("VersionMismatch", exc.detail)
+            except MustUnderstandError as exc:
+                return _fault("MustUnderstand", exc.detail)
+            except GatewayError as exc:
+                await self._audit_failure(request, "", exc)
+                return _fault("Sender", exc.detail)
+            transaction = find_transaction(addressing.action)
+            if transaction is None:
+                # WS-Addressing SOAP Binding §6.4.4 ActionNotSupported
+                return _fault("Sender", "the wsa:Action is not supported by this endpoint",
+                              subcode="wsa:ActionNotSupported")
+            try:
+                validate(message.body_child, _SCHEMA[transaction.id])
+            except MalformedMessageError as exc:
+                await self._audit_failure(request, transaction.id, exc)
+                return _fault("Sender", exc.detail)
+            try:
+                return await self._dispatch(request, transaction, message.body_child,
+                                            addressing.message_id)
+            except MalformedMessageError as exc:
+                await self._audit_failure(request, transaction.id, exc)
+                return _fault("Sender", exc.detail)
+            except Exception as exc:  # noqa: BLE001 - the edge answers every failure
+                log.exception("SOAP request failed", extra={"transaction": transaction.id})
+                await self._audit_failure(request, transaction.id, exc)
+                return _fault("Receiver", "internal error", status=500)
+
+    async def _dispatch(self, request: Request, t: Transaction, body: etree._Element,
+                        relates_to: str | None) -> Response:
+        if t.id == "ITI-55":
+            return await self._iti55(request, t, body, relates_to)
+        if t.id == "ITI-38":
+            return await self._iti38(request, t, body, relates_to)
+        if t.id == "ITI-39":
+            plan = await self._s.retrieve.plan_documents(iti39_request.parse_request(body))
+        else:
+            plan = await self._s.retrieve.plan_imaging(rad69_request.parse_request(body),
+                                                       cross_gateway=t.id == "RAD-75")
+        await self._audit(request, t, plan.patient_ids, plan.study_instance_uids,
+                          detail=f"{len(plan.items)} documents, {len(plan.errors)} errors")
+        return self._retrieve_response(t, plan, relates_to)
+
+    async def _iti55(self, request: Request, t: Transaction, body: etree._Element,
+                     relates_to: str | None) -> Response:
+        discovery = iti55_request.parse_request
+        try:
+            parsed = discovery(body)
+        except MissingParameterError as exc:
+            # ITI TF-2b 3.55.4.2.2.6: a query that lacks required parameters is answered
+            # AE / QE, not faulted. The request must still parse structurally for the echo.
+            return await self._iti55_query_error(t, body, exc.detail, relates_to)
+        answer = await self._s.patient_discovery.discover_patient(parsed)
+        return self._iti55_answer(t, parsed, answer, relates_to)
+
+    async def _iti55_query_error(self, t: Transaction, body: etree._Element, detail: str,
+                                 relates_to: str | None) -> Response:
+        parsed = iti55_request.parse_request(body, require_demographics=False)
+        answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.QUERY_ERROR,
+                                        error_text=detail)
+        return self._iti55_answer(t, parsed, answer, relates_to)
+
+    def _iti55_answer(self, t: Transaction, parsed: object, answer: PatientDiscoveryAnswer,
+                      relates_to: str | None) -> Response:
+        node = self._s.settings.node
+        home = node.home_community_id.removeprefix("urn:oid:")
+        out = iti55_response.build_response(
+            request=parsed, answer=answer,  # type: ignore[arg-type]
+            responder=iti55_response.ResponderIdentity(home_community_id=home,
+                                                       organization_name=node.institution_name,
+                                                       device_id=home),
+            message_id=InstanceIdentifier(root=home, extension=uuid.uuid4().hex),
+            created_at=self._s.clock.now())
+        return _soap_response(out, action=t.response_action, relates_to=relates_to)
+
+    async def _iti38(self, request: Request, t: Transaction, body: etree._Element,
+                     relates_to: str | None) -> Response:
+        return_type = "LeafClass"
+        try:
+            query = iti38_request.parse_request(body)
+            return_type = query.return_type
+            result = await self._s.document_query.query_documents(query)
+            out = iti38_response.build_response(entries=result.entries, return_type=return_type,
+                                                home_community_id=self._home)
+            await self._audit(request, t, result.patient_ids, (),
+                              detail=f"{len(result.entries)} entries")
+        except GatewayError as exc:
+            if isinstance(exc, MalformedMessageError) and not isinstance(exc, MissingParameterError):
+                raise
+            error = RegistryErrorItem(error_code=registry_error_code(exc), code_context=exc.detail,
+                                      location=self._home)
+            out = iti38_response.build_response(entries=(), return_type=return_type,
+                                                home_community_id=self._home, errors=[error])
+            await self._audit(request, t, (), (), detail=f"error {error.error_code}",
+                              outcome="minor-failure")
+        return _soap_response(out, action=t.response_action, relates_to=relates_to)
+
+    def _retrieve_response(self, t: Transaction, plan: RetrievePlan,
+                           relates_to: str | None) -> Response:
+        body = retrieve_response.build_response(answers=[i.answer for i in plan.items],
+                                                errors=plan.errors, home_community_id=self._home)
+        if not plan.items:
+            # No document: a plain SOAP answer (dicomtrolley reads its RegistryErrorList).
+            return _soap_response(body, action=t.response_action, relates_to=relates_to)
+        env = build_envelope(body, build_response_headers(t.response_action, relates_to,
+                                                          f"urn:uuid:{uuid.uuid4()}"))
+        boundary = new_boundary()
+        root_cid = f"root.{uuid.uuid4().hex}@imx"
+        retrieve = self._s.retrieve
+
+        async def parts() -> AsyncIterator[tuple[str, str, AsyncIterator[bytes]]]:
+            for item in plan.items:
+                yield item.answer.content_id, item.answer.mime_type, retrieve.open_item(item)
+
+        stream = mtom_stream(serialize(env), parts(), boundary, root_content_id=root_cid)
+        return StreamingResponse(stream, media_type=content_type_header(boundary, root_cid))
+
+    async def _audit(self, request: Request, t: Transaction, patients: tuple[str, ...],
+                     studies: tuple[str, ...], *, detail: str, outcome: str = "success") -> None:
+        await self._s.audit.record(AuditRecord(
+            event=t.name, outcome=outcome, occurred_at=self._s.clock.now(),
+            source=request.client.host if request.client else "?", destination=self._home,
+            transaction=t.id, patient_ids=patients, study_instance_uids=studies, detail=detail))
+
+    async def _audit_failure(self, request: Request, transaction: str, exc: BaseException) -> None:
+        await self._s.audit.record(AuditRecord(
+            event="soap-request-refused", outcome="serious-failure", occurred_at=self._s.clock.now(),
+            source=request.client.host if request.client else "?", transaction=transaction,
+            detail=type(exc).__name__))
+
+
+def soap_routes(services: NodeServices) -> list[Route]:
+    soap = SoapEndpoint(services)
+
+    async def endpoint(request: Request) -> Response:
+        return await soap.handle(request)
+
+    return [Route(path, endpoint, methods=["POST"]) for path in PATHS]
+
