@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 _MAX_HEADER_BYTES = 16 * 1024
+_MAX_PADDING = 1024  # transport padding accepted after a boundary (RFC 2046 5.1.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +74,16 @@ class MultipartReader:
     def __init__(self, boundary: str) -> None:
         if not boundary or len(boundary) > 200:
             raise MalformedMessageError("multipart boundary missing or too long")
-        self._dash_boundary = b"--" + boundary.encode("latin-1")
+        try:
+            self._dash_boundary = b"--" + boundary.encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedMessageError("multipart boundary is not ASCII") from None
         # RFC 2046 5.1.1: the delimiter is CRLF "--" boundary; we search for LF "--" boundary
         # and drop a preceding CR from the data, so bare-LF writers work too.
         self._delimiter = b"\n" + self._dash_boundary
         self._buf = bytearray()
         self._state = "preamble"
+        self._at_start = True  # nothing discarded yet: the body may open with "--boundary"
         self.finished = False
 
     def feed(self, data: bytes) -> list[Event]:
@@ -99,7 +104,7 @@ class MultipartReader:
 
     def _preamble(self, events: list[Event]) -> bool:
         # The first boundary may open the body or follow a preamble line.
-        if self._buf.startswith(self._dash_boundary):
+        if self._at_start and self._buf.startswith(self._dash_boundary):
             del self._buf[:len(self._dash_boundary)]
             self._state = "after_boundary"
             return True
@@ -108,6 +113,9 @@ class MultipartReader:
             del self._buf[:i + len(self._delimiter)]
             self._state = "after_boundary"
             return True
+        if self._at_start and self._dash_boundary.startswith(self._buf):
+            return False  # maybe the opening boundary, still arriving
+        self._at_start = False
         keep = len(self._delimiter) - 1
         if len(self._buf) > keep:
             del self._buf[:len(self._buf) - keep]
@@ -161,15 +169,21 @@ class MultipartReader:
         RFC 2046 5.1.1: a boundary is followed by "--" or by optional whitespace and CRLF;
         anything else means the bytes merely start like the delimiter.
         """
-        rest = self._buf[i + len(self._delimiter):]
-        if len(rest) < 2:
+        # Look at a few bytes only (no copy of the rest of the buffer): this runs for every
+        # delimiter-like sequence in the data.
+        j = i + len(self._delimiter)
+        if len(self._buf) - j < 2:
             return None
-        if rest[:2] == b"--":
+        if self._buf[j:j + 2] == b"--":
             return True
-        stripped = bytes(rest).lstrip(b" \t")
-        if not stripped:
+        k = j
+        while k < len(self._buf) and self._buf[k] in (0x20, 0x09):  # transport padding
+            k += 1
+            if k - j > _MAX_PADDING:
+                return False
+        if k == len(self._buf):
             return None
-        return stripped[:1] in (b"\r", b"\n")
+        return self._buf[k] in (0x0D, 0x0A)
 
     def _body(self, events: list[Event]) -> bool:
         start = 0

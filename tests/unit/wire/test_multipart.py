@@ -121,3 +121,21 @@ def test_crlf_split_across_feeds_is_not_leaked_into_data() -> None:
     events = r.feed(b"--q\r\n\r\n" + b"x" * 100 + b"\r")
     events += r.feed(b"\n--q--")
     assert parts_of(events) == [({}, b"x" * 100)]
+
+
+@pytest.mark.parametrize("size", [1, 4, 1000])
+def test_boundary_inside_the_preamble_line_is_not_a_boundary(size: int) -> None:
+    body = b"pre--q--amble\r\n--q\r\n\r\nbody\r\n--q--"
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    assert parts_of(iter_events(MultipartReader("q"), chunks)) == [({}, b"body")]
+
+
+def test_long_padding_is_not_a_boundary_and_many_near_misses_stay_linear() -> None:
+    data = b"\r\n--q" + b" " * 2000 + b"x" + b"\r\n--q \tz" * 20000
+    body = b"--q\r\n\r\n" + data + b"\r\n--q \t\r\n\r\nz\r\n--q--"
+    assert parts_of(iter_events(MultipartReader("q"), [body])) == [({}, data), ({}, b"z")]
+
+
+def test_non_ascii_boundary_is_malformed() -> None:
+    with pytest.raises(MalformedMessageError):
+        MultipartReader("bö")
