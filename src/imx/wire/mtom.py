@@ -54,6 +54,7 @@ _PLAIN_TYPES: Final = frozenset({"application/soap+xml", "text/xml", "applicatio
 _BCHARS = re.compile(r"^[0-9A-Za-z'()+_,./:=?-]{1,70}$")  # RFC 2046 5.1.1 (no trailing space)
 _CID_CHARS = re.compile(r"^[\x21-\x7e]{1,250}$")  # printable ASCII: no CR/LF header injection
 _COPY_BYTES: Final = 64 * 1024
+_IDENTITY_ENCODINGS: Final = frozenset({"binary", "8bit", "7bit"})
 
 Element = etree._Element
 ChunkSource = AsyncIterable[bytes] | Iterable[bytes]
@@ -313,6 +314,11 @@ class _MtomCollector:
         self._parts += 1
         if self._parts > self.limits.max_parts:
             raise MalformedMessageError(f"MTOM message has more than {self.limits.max_parts} parts")
+        # MTOM (SOAP MTOM §3) sends parts binary; we do not decode base64/quoted-printable parts
+        # and refuse them rather than hand on the wrong bytes.
+        encoding = headers.get("content-transfer-encoding", "binary").strip().lower()
+        if encoding not in _IDENTITY_ENCODINGS:
+            raise MalformedMessageError("MIME part Content-Transfer-Encoding not supported")
         content_id = _normalise_cid(headers.get("content-id", ""))
         is_root = content_id == self.start_cid if self.start_cid else self.root is None
         if is_root and self.root is None:

@@ -273,3 +273,10 @@ async def test_writer_rejects_header_injection() -> None:
     with pytest.raises(ValueError):
         async for _ in mtom_stream(b"<r/>", parts, "b"):
             pass
+
+
+async def test_encoded_parts_are_refused_not_misread() -> None:
+    body = mtom(ROOT, ("c@x", b"AAAA")).replace(
+        b"Content-ID: <c@x>", b"Content-ID: <c@x>\r\nContent-Transfer-Encoding: base64")
+    with pytest.raises(MalformedMessageError, match="Transfer-Encoding"):
+        await parse_http_body(CT, [body])
