@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.peers.dcmtk import free_port
+from bench.peers.orthanc import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -44,11 +44,16 @@ def imx_serve(workdir: Path) -> Iterator[ServedNode]:
     workdir.mkdir(parents=True, exist_ok=True)
     http_port, dimse_port = free_port(), free_port()
     cfg = workdir / "imx.toml"
-    cfg.write_text(f'[http]\nport = {http_port}\n[dimse]\nport = {dimse_port}\n'
-                   f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = true\n')
-    proc = subprocess.Popen([sys.executable, "-m", "imx", "serve", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=(workdir / "serve.log").open("wb"),
-                            start_new_session=True)
+    cfg.write_text(
+        f"[http]\nport = {http_port}\n[dimse]\nport = {dimse_port}\n"
+        f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = true\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imx", "serve", "--config", str(cfg)],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "serve.log").open("wb"),
+        start_new_session=True,
+    )
     node = ServedNode(http_port, dimse_port, proc, workdir / "data")
     try:
         deadline = time.monotonic() + 30
@@ -71,14 +76,28 @@ def imx_serve(workdir: Path) -> Iterator[ServedNode]:
 def machine() -> dict[str, str]:
     cpu = ""
     with contextlib.suppress(OSError):
-        cpu = next((x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
-                    if x.startswith("model name")), "")
-    return {"cpus": str(os.cpu_count()), "cpu": cpu, "python": platform.python_version(),
-            "kernel": platform.release()}
+        cpu = next(
+            (
+                x.split(":", 1)[1].strip()
+                for x in Path("/proc/cpuinfo").read_text().splitlines()
+                if x.startswith("model name")
+            ),
+            "",
+        )
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
 
 
 def save(name: str, result: dict[str, object]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = {**result, "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    result = {
+        **result,
+        "machine": machine(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from bench.common import imx_serve, save
+from bench.peers.orthanc import orthanc
 from imx.dicom.synth import generate_patients, generate_study, write_study
-from tests.peers.orthanc import orthanc
 
 N = 200
 
@@ -26,8 +26,12 @@ def storescu(port: int, ae: str, folder: Path, *, nodelay: bool) -> float:
     if nodelay:
         env["TCP_NODELAY"] = "1"
     t0 = time.perf_counter()
-    subprocess.run(["storescu", "-aec", ae, "+sd", "+r", "-nh", "127.0.0.1", str(port), str(folder)],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["storescu", "-aec", ae, "+sd", "+r", "-nh", "127.0.0.1", str(port), str(folder)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -35,8 +39,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         slices = work / "ct"
-        write_study(slices, generate_study(generate_patients(101, 1)[0], seed=101, series_count=1,
-                                           instances_per_series=N))
+        write_study(
+            slices,
+            generate_study(
+                generate_patients(101, 1)[0], seed=101, series_count=1, instances_per_series=N
+            ),
+        )
         mb = sum(f.stat().st_size for f in slices.rglob("*.dcm")) / 1e6
         rows = {}
         for nodelay in (False, True):
@@ -48,8 +56,10 @@ def main() -> None:
                 orthanc_s = storescu(peer.dicom_port, peer.ae_title, slices, nodelay=nodelay)
                 orthanc_rss = peer.rss_mib()
             rows[label] = {
-                "imx_instances_per_s": round(N / imx_s, 1), "orthanc_instances_per_s": round(N / orthanc_s, 1),
-                "ratio": round(orthanc_s / imx_s, 2), "imx_rss_mib": round(imx_rss),
+                "imx_instances_per_s": round(N / imx_s, 1),
+                "orthanc_instances_per_s": round(N / orthanc_s, 1),
+                "ratio": round(orthanc_s / imx_s, 2),
+                "imx_rss_mib": round(imx_rss),
                 "orthanc_rss_mib": round(orthanc_rss),
             }
         save("ingest_vs_orthanc", {"instances": N, "megabytes": round(mb, 1), "runs": rows})

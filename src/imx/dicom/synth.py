@@ -11,39 +11,118 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
-__all__ = ["SynthPatient", "community_variant", "generate_patients", "generate_study",
-           "synth_uid", "write_study"]
+__all__ = [
+    "SynthPatient",
+    "community_variant",
+    "generate_patients",
+    "generate_study",
+    "iter_write_study",
+    "synth_uid",
+    "write_study",
+]
 
 UID_ROOT = "1.2.826.0.1.3680043.10.1492"
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 
-_GIVEN_F = ["Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Zoë", "María", "Aoife",
-            "Chloé", "Ingrid", "Mei", "Priya", "Fatima", "Olga", "Sofía", "Katherine"]
-_GIVEN_M = ["James", "Robert", "John", "Michael", "William", "José", "Łukasz", "Søren",
-            "François", "Hiroshi", "Mohammed", "Seán", "Björn", "Thomas", "Daniel", "Richard"]
-_FAMILY = ["Smith", "Johnson", "Williams", "Brown", "Jones", "García", "Müller", "Ó Briain",
-           "Nguyen", "Kowalski", "Dubois", "Østergaard", "Rossi", "Yamamoto", "Patel", "Schäfer",
-           "O'Connor", "Hernández-López", "Van der Berg", "Cohen"]
-_NICK = {"James": "Jim", "Robert": "Bob", "William": "Bill", "Katherine": "Kate",
-         "Elizabeth": "Liz", "Michael": "Mike", "Richard": "Rick", "Thomas": "Tom",
-         "Daniel": "Dan", "Patricia": "Pat", "Jennifer": "Jen"}
+_GIVEN_F = [
+    "Mary",
+    "Patricia",
+    "Jennifer",
+    "Linda",
+    "Elizabeth",
+    "Zoë",
+    "María",
+    "Aoife",
+    "Chloé",
+    "Ingrid",
+    "Mei",
+    "Priya",
+    "Fatima",
+    "Olga",
+    "Sofía",
+    "Katherine",
+]
+_GIVEN_M = [
+    "James",
+    "Robert",
+    "John",
+    "Michael",
+    "William",
+    "José",
+    "Łukasz",
+    "Søren",
+    "François",
+    "Hiroshi",
+    "Mohammed",
+    "Seán",
+    "Björn",
+    "Thomas",
+    "Daniel",
+    "Richard",
+]
+_FAMILY = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "García",
+    "Müller",
+    "Ó Briain",
+    "Nguyen",
+    "Kowalski",
+    "Dubois",
+    "Østergaard",
+    "Rossi",
+    "Yamamoto",
+    "Patel",
+    "Schäfer",
+    "O'Connor",
+    "Hernández-López",
+    "Van der Berg",
+    "Cohen",
+]
+_NICK = {
+    "James": "Jim",
+    "Robert": "Bob",
+    "William": "Bill",
+    "Katherine": "Kate",
+    "Elizabeth": "Liz",
+    "Michael": "Mike",
+    "Richard": "Rick",
+    "Thomas": "Tom",
+    "Daniel": "Dan",
+    "Patricia": "Pat",
+    "Jennifer": "Jen",
+}
 _STREETS = ["Main St", "Oak Ave", "Maple Dr", "Harbor View Rd", "Elm St", "Cedar Ln", "Park Blvd"]
-_CITIES = [("Portland", "ME", "04101"), ("Boston", "MA", "02115"), ("Albany", "NY", "12207"),
-           ("Burlington", "VT", "05401"), ("Hartford", "CT", "06103")]
-_CT_PROCS = [("CT CHEST WITH CONTRAST", "CHEST"), ("CT ABDOMEN PELVIS", "ABDOMEN"),
-             ("CT HEAD WITHOUT CONTRAST", "HEAD")]
-_MR_PROCS = [("MR BRAIN WITHOUT CONTRAST", "BRAIN"), ("MR KNEE LEFT", "KNEE"),
-             ("MR LUMBAR SPINE", "LSPINE")]
+_CITIES = [
+    ("Portland", "ME", "04101"),
+    ("Boston", "MA", "02115"),
+    ("Albany", "NY", "12207"),
+    ("Burlington", "VT", "05401"),
+    ("Hartford", "CT", "06103"),
+]
+_CT_PROCS = [
+    ("CT CHEST WITH CONTRAST", "CHEST"),
+    ("CT ABDOMEN PELVIS", "ABDOMEN"),
+    ("CT HEAD WITHOUT CONTRAST", "HEAD"),
+]
+_MR_PROCS = [
+    ("MR BRAIN WITHOUT CONTRAST", "BRAIN"),
+    ("MR KNEE LEFT", "KNEE"),
+    ("MR LUMBAR SPINE", "LSPINE"),
+]
 
 
 def synth_uid(*parts: object) -> str:
@@ -74,65 +153,106 @@ class SynthPatient:
         return f"{self.family}^{self.given}^{self.middle}"
 
 
-def generate_patients(seed: int, count: int, *,
-                      issuer_oid: str = "1.3.6.1.4.1.21367.2026.1.1.2") -> list[SynthPatient]:
+def generate_patients(
+    seed: int, count: int, *, issuer_oid: str = "1.3.6.1.4.1.21367.2026.1.1.2"
+) -> list[SynthPatient]:
     """``count`` plausible patients (non-ASCII names included), deterministic from ``seed``."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (synthetic data, not security)
     out = []
     for i in range(count):
         sex = rng.choice("MF")
         given = rng.choice(_GIVEN_M if sex == "M" else _GIVEN_F)
         city, state, zipcode = rng.choice(_CITIES)
-        out.append(SynthPatient(
-            key=f"{seed}-{i}", patient_id=f"IMX{seed:03d}{i:06d}", issuer_oid=issuer_oid,
-            family=rng.choice(_FAMILY), given=given, middle=rng.choice("ABCDEJKLMR"), sex=sex,
-            birth_date=dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(0, 33000)),
-            street=f"{rng.randrange(1, 999)} {rng.choice(_STREETS)}", city=city, state=state,
-            postal_code=zipcode, phone=f"+1-{rng.randrange(200, 999)}-555-{rng.randrange(1000, 9999)}"))
+        out.append(
+            SynthPatient(
+                key=f"{seed}-{i}",
+                patient_id=f"IMX{seed:03d}{i:06d}",
+                issuer_oid=issuer_oid,
+                family=rng.choice(_FAMILY),
+                given=given,
+                middle=rng.choice("ABCDEJKLMR"),
+                sex=sex,
+                birth_date=dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(0, 33000)),
+                street=f"{rng.randrange(1, 999)} {rng.choice(_STREETS)}",
+                city=city,
+                state=state,
+                postal_code=zipcode,
+                phone=f"+1-{rng.randrange(200, 999)}-555-{rng.randrange(1000, 9999)}",
+            )
+        )
     return out
 
 
-def community_variant(p: SynthPatient, *, seed: int, patient_id: str, issuer_oid: str) -> SynthPatient:
+def community_variant(
+    p: SynthPatient, *, seed: int, patient_id: str, issuer_oid: str
+) -> SynthPatient:
     """The same person as registered in another community: another ID and small differences
     (nickname, a typo, a new street number), as real cross-community records differ."""
-    rng = random.Random(f"{seed}/{p.key}")
+    rng = random.Random(f"{seed}/{p.key}")  # noqa: S311 (synthetic data, not security)
     given = _NICK.get(p.given, p.given) if rng.random() < 0.5 else p.given
     family = p.family
     if rng.random() < 0.3 and len(family) > 3:
         i = rng.randrange(1, len(family) - 1)
-        family = family[:i] + family[i + 1] + family[i] + family[i + 2:]  # transposition typo
-    street = f"{rng.randrange(1, 999)} {p.street.split(' ', 1)[1]}" if rng.random() < 0.3 else p.street
-    return replace(p, patient_id=patient_id, issuer_oid=issuer_oid, given=given, family=family,
-                   street=street)
+        family = family[:i] + family[i + 1] + family[i] + family[i + 2 :]  # transposition typo
+    street = (
+        f"{rng.randrange(1, 999)} {p.street.split(' ', 1)[1]}" if rng.random() < 0.3 else p.street
+    )
+    return replace(
+        p, patient_id=patient_id, issuer_oid=issuer_oid, given=given, family=family, street=street
+    )
 
 
-def _phantom(rows: int, columns: int, z: float, modality: str, rng: np.random.Generator) -> np.ndarray:
+def _phantom(
+    rows: int, columns: int, z: float, modality: str, rng: np.random.Generator
+) -> np.ndarray:
     """A plausible body cross-section: ellipse body, organs, bone ring, noise (HU-like for CT)."""
-    y, x = np.ogrid[-1:1:rows * 1j, -1:1:columns * 1j]
+    y, x = np.ogrid[-1 : 1 : rows * 1j, -1 : 1 : columns * 1j]
     body = (x / 0.85) ** 2 + (y / 0.65) ** 2 <= 1
     if modality == "CT":
         img = np.full((rows, columns), -1000.0)
-        img[body] = 40
+        img[body] = 40  # soft tissue
         lung_r = 0.25 + 0.05 * np.sin(z)
         img[((x - 0.35) / lung_r) ** 2 + (y / 0.4) ** 2 <= 1] = -800
         img[((x + 0.35) / lung_r) ** 2 + (y / 0.4) ** 2 <= 1] = -800
+        liver_r = max(0.0, 0.3 * np.cos(z / 3))  # grows and shrinks along the stack
+        if liver_r > 0.02:
+            img[((x + 0.3) / liver_r) ** 2 + ((y + 0.05) / (0.8 * liver_r)) ** 2 <= 1] = 60
+        img[((x - 0.15) / 0.06) ** 2 + ((y - 0.3) / 0.08) ** 2 <= 1] = 30  # kidney
+        img[((x + 0.15) / 0.06) ** 2 + ((y - 0.3) / 0.08) ** 2 <= 1] = 30  # kidney
+        img[(x**2 + (y - 0.2) ** 2) <= 0.004] = 200  # aorta with contrast
         ring = ((x / 0.8) ** 2 + (y / 0.6) ** 2 <= 1) & ((x / 0.72) ** 2 + (y / 0.53) ** 2 > 1)
         img[ring] = 700
-        img[(x ** 2 + (y - 0.45) ** 2) <= 0.01] = 1000  # spine
+        img[(x**2 + (y - 0.45) ** 2) <= 0.01] = 1000  # spine
         img += rng.normal(0, 12, img.shape)
         return (img + 1024).clip(0, 4095).astype(np.uint16)  # stored = HU + 1024
     img = np.zeros((rows, columns))
     img[body] = 400
     img[(x / 0.5) ** 2 + (y / 0.4) ** 2 <= 1] = 900 + 100 * np.cos(z)
+    img[((x - 0.2) / 0.12) ** 2 + (y / (0.1 + 0.05 * np.sin(z))) ** 2 <= 1] = 1500  # lesion-ish
+    img[((x + 0.2) / 0.12) ** 2 + (y / 0.1) ** 2 <= 1] = 250  # fluid-dark on T1
     img += np.abs(rng.normal(0, 15, img.shape))
     return img.clip(0, 4095).astype(np.uint16)
 
 
-def generate_study(patient: SynthPatient, *, seed: int, study_index: int = 0, modality: str = "CT",
-                   series_count: int = 2, instances_per_series: int = 20, rows: int = 512,
-                   columns: int = 512) -> Iterator[FileDataset]:
-    """Yield the study's instances one at a time (deterministic from the arguments)."""
-    rng = random.Random(f"{seed}/{patient.key}/{study_index}")
+def generate_study(
+    patient: SynthPatient,
+    *,
+    seed: int,
+    study_index: int = 0,
+    modality: str = "CT",
+    series_count: int = 2,
+    instances_per_series: int = 20,
+    rows: int = 512,
+    columns: int = 512,
+) -> Iterator[FileDataset]:
+    """Yield the study's instances one at a time (deterministic from the arguments).
+
+    ``study_index`` picks which of the patient's studies (0, 1, ...): each gets its own UIDs,
+    date, accession number and procedure. Slices are 2.5 mm apart along -z.
+    """
+    if modality not in ("CT", "MR"):
+        raise ValueError(f"modality must be CT or MR, not {modality!r}")
+    rng = random.Random(f"{seed}/{patient.key}/{study_index}")  # noqa: S311 (synthetic data, not security)
     study_uid = synth_uid("study", seed, patient.key, study_index)
     procs = _CT_PROCS if modality == "CT" else _MR_PROCS
     description, body_part = rng.choice(procs)
@@ -145,23 +265,47 @@ def generate_study(patient: SynthPatient, *, seed: int, study_index: int = 0, mo
         np_rng = np.random.default_rng(int(hashlib.sha256(series_uid.encode()).hexdigest()[:8], 16))
         for i in range(instances_per_series):
             sop_uid = synth_uid("sop", series_uid, i)
-            yield _instance(patient, modality=modality, study_uid=study_uid, series_uid=series_uid,
-                            sop_uid=sop_uid, series_number=s + 1, instance_number=i + 1,
-                            study_date=study_date, study_time=study_time, accession=accession,
-                            description=description, body_part=body_part, referring=referring,
-                            pixels=_phantom(rows, columns, i / 8.0, modality, np_rng))
+            yield _instance(
+                patient,
+                modality=modality,
+                study_uid=study_uid,
+                series_uid=series_uid,
+                sop_uid=sop_uid,
+                series_number=s + 1,
+                instance_number=i + 1,
+                study_date=study_date,
+                study_time=study_time,
+                accession=accession,
+                description=description,
+                body_part=body_part,
+                referring=referring,
+                pixels=_phantom(rows, columns, i / 8.0, modality, np_rng),
+            )
 
 
-def _instance(p: SynthPatient, *, modality: str, study_uid: str, series_uid: str, sop_uid: str,
-              series_number: int, instance_number: int, study_date: dt.date, study_time: str,
-              accession: str, description: str, body_part: str, referring: str,
-              pixels: np.ndarray) -> FileDataset:
+def _instance(
+    p: SynthPatient,
+    *,
+    modality: str,
+    study_uid: str,
+    series_uid: str,
+    sop_uid: str,
+    series_number: int,
+    instance_number: int,
+    study_date: dt.date,
+    study_time: str,
+    accession: str,
+    description: str,
+    body_part: str,
+    referring: str,
+    pixels: np.ndarray,
+) -> FileDataset:
     sop_class = CT_IMAGE_STORAGE if modality == "CT" else MR_IMAGE_STORAGE
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = f"{UID_ROOT}.1"
+    meta.ImplementationClassUID = UID(f"{UID_ROOT}.1")
     meta.ImplementationVersionName = "IMX_SYNTH"
     ds = FileDataset("", {}, file_meta=meta, preamble=b"\x00" * 128)
     ds.SpecificCharacterSet = "ISO_IR 192"
@@ -185,6 +329,8 @@ def _instance(p: SynthPatient, *, modality: str, study_uid: str, series_uid: str
     ds.IssuerOfPatientIDQualifiersSequence = Sequence([_ueid(p.issuer_oid)])
     ds.PatientBirthDate = p.birth_date.strftime("%Y%m%d")
     ds.PatientSex = p.sex
+    # Address and phone stay in SynthPatient (XCPD demographics): they are not in the CT/MR
+    # Image IODs, and adding them would make a Standard Extended SOP Class (PS3.4 B.1.3).
     ds.BodyPartExamined = body_part
     if body_part == "KNEE":
         ds.Laterality = "L"  # PS3.3 C.7.3.1: Type 2C for paired body parts
@@ -239,13 +385,16 @@ def _ueid(oid: str) -> Dataset:
     return item
 
 
-def write_study(directory: Path, instances: Iterator[FileDataset]) -> list[Path]:
-    """Write each instance as ``<series>/<sop>.dcm``; returns the paths written."""
-    paths = []
+def iter_write_study(directory: Path, instances: Iterable[FileDataset]) -> Iterator[Path]:
+    """Write each instance to ``<directory>/<series>/<sop>.dcm`` as it is made; yield the path."""
     for ds in instances:
         folder = directory / str(ds.SeriesInstanceUID)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{ds.SOPInstanceUID}.dcm"
         ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
+        yield path
+
+
+def write_study(directory: Path, instances: Iterable[FileDataset]) -> list[Path]:
+    """Write each instance as ``<directory>/<series>/<sop>.dcm``; returns the paths written."""
+    return list(iter_write_study(directory, instances))
