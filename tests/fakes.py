@@ -134,12 +134,17 @@ class InMemoryMetadataStore:
     async def close(self) -> None:
         return None
 
-    async def store_instance(self, item: StoredInstance) -> StoreOutcome:
-        return (await self.store_instances([item]))[0]
+    async def store_instance(self, item: StoredInstance, *, replace: bool = True) -> StoreOutcome:
+        return (await self.store_instances([item], replace=replace))[0]
 
-    async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
+    async def store_instances(self, items: Sequence[StoredInstance], *,
+                              replace: bool = True) -> list[StoreOutcome]:
         outcomes = []
         for item in items:
+            existing = self.instances.get(item.instance.sop_instance_uid)
+            if existing is not None and (existing.sha256 == item.instance.sha256 or not replace):
+                outcomes.append(StoreOutcome(is_new=False, previous=existing, written=False))
+                continue
             self.patients[item.patient.patient_id] = item.patient
             self.studies[item.study.study_instance_uid] = dataclasses.replace(
                 item.study, updated_at=item.instance.received_at)

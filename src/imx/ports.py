@@ -84,17 +84,18 @@ class BlobStore(Protocol):
 class MetadataStore(Protocol):
     """Patients, studies, series, instances and XDS document entries."""
 
-    async def store_instance(self, item: StoredInstance) -> StoreOutcome:
-        """Upsert patient/study/series and insert or replace the instance, in one transaction.
+    async def store_instance(self, item: StoredInstance, *, replace: bool = True) -> StoreOutcome:
+        """Upsert patient/study/series and insert the instance, in one transaction.
 
-        If an instance with the same SOP Instance UID exists, it is replaced and
-        ``StoreOutcome.previous`` holds the old record (the ingest service decides
-        beforehand whether replacing is allowed). Study/series counters and
-        modalities are kept current.
+        If an instance with the same SOP Instance UID exists: same sha256, nothing is
+        written; different, it is replaced when ``replace`` else nothing is written.
+        ``StoreOutcome.previous`` holds the existing record in both cases, ``written`` says
+        whether anything changed. Study/series counters and modalities are kept current.
         """
         ...
 
-    async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
+    async def store_instances(self, items: Sequence[StoredInstance], *,
+                              replace: bool = True) -> list[StoreOutcome]:
         """Batch form of ``store_instance`` (one transaction)."""
         ...
 

@@ -34,7 +34,11 @@ from imx.transactions.iti55_xcpd import request as iti55_request
 from imx.transactions.iti55_xcpd import response as iti55_response
 from imx.transactions.rad69_retrieve_imaging import request as rad69_request
 from imx.wire.addressing import UNDERSTOOD_HEADERS, build_response_headers, parse_addressing
-from imx.wire.faults import build_fault
+from imx.wire.faults import (
+    build_fault,
+    build_must_understand_envelope,
+    build_version_mismatch_envelope,
+)
 from imx.wire.mtom import (
     content_type_header,
     mtom_stream,
@@ -97,10 +101,14 @@ class SoapEndpoint:
                 message = parse_envelope(inbound.root)
                 check_must_understand(message, UNDERSTOOD)
                 addressing = parse_addressing(message.headers)
-            except VersionMismatchError as exc:
-                return _fault("VersionMismatch", exc.detail)
+            except VersionMismatchError:
+                # SOAP 1.2 Part 1 §5.4.7: with the env:Upgrade header naming SOAP 1.2
+                return Response(serialize(build_version_mismatch_envelope()), status_code=500,
+                                media_type=soap_content_type())
             except MustUnderstandError as exc:
-                return _fault("MustUnderstand", exc.detail)
+                # §5.4.8: one env:NotUnderstood header per block we did not understand
+                return Response(serialize(build_must_understand_envelope(exc.not_understood)),
+                                status_code=500, media_type=soap_content_type())
             except GatewayError as exc:
                 await self._audit_failure(request, "", exc)
                 return _fault("Sender", exc.detail)

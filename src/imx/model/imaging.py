@@ -98,3 +98,4 @@ class StoreOutcome:
 
     is_new: bool  # False: an instance with that SOP Instance UID existed already
     previous: InstanceRecord | None = None
+    written: bool = True  # False: the existing instance was kept (same bytes, or not replaced)

@@ -193,19 +193,24 @@ class IngestService:
         base = {"sop_instance_uid": inst.sop_instance_uid, "sop_class_uid": inst.sop_class_uid,
                 "study_instance_uid": inst.study_instance_uid,
                 "transfer_syntax_uid": inst.transfer_syntax_uid}
-        existing = await self._metadata.get_instance(inst.sop_instance_uid)
-        if existing is not None and existing.sha256 == inst.sha256:
-            return IngestResult(status=IngestStatus.DUPLICATE, **base)
-        if existing is not None and self._settings.on_conflict == "reject":
-            exc = RejectedInstanceError("an instance with this SOP Instance UID and different "
-                                        "content is already stored", reason="conflict")
-            return await self._reject(None if source_path else data, source_path, exc, source)
+        # The blob first (its key carries the content hash, so it never overwrites a different
+        # copy), then the dedupe decision and the rows in one transaction.
         await self._blobs.put_bytes(inst.blob_key, data)
         try:
-            outcome = await self._metadata.store_instance(item)
+            outcome = await self._metadata.store_instance(
+                item, replace=self._settings.on_conflict == "replace")
         except StoreError:
             await self._blobs.delete(inst.blob_key)
             raise
+        if not outcome.written:
+            previous = outcome.previous
+            if previous is not None and previous.sha256 == inst.sha256:
+                return IngestResult(status=IngestStatus.DUPLICATE, **base)
+            if previous is None or previous.blob_key != inst.blob_key:
+                await self._blobs.delete(inst.blob_key)
+            exc = RejectedInstanceError("an instance with this SOP Instance UID and different "
+                                        "content is already stored", reason="conflict")
+            return await self._reject(None if source_path else data, source_path, exc, source)
         if outcome.previous is not None and outcome.previous.blob_key != inst.blob_key:
             await self._blobs.delete(outcome.previous.blob_key)
         status = IngestStatus.STORED if outcome.is_new else IngestStatus.REPLACED

@@ -53,6 +53,8 @@ VALUES ({sop_instance_uid}, {sop_class_uid}, {series_instance_uid}, {study_insta
 ON CONFLICT (sop_instance_uid) DO NOTHING
 RETURNING sop_instance_uid"""
 
+_EXISTING = """SELECT sha256 FROM instances WHERE sop_instance_uid = {sop_instance_uid}"""
+
 _COUNT_SERIES = """UPDATE series SET number_of_instances = number_of_instances + 1
 WHERE series_instance_uid = {series_instance_uid}"""
 
@@ -82,6 +84,7 @@ class HotSql:
         self.study = _STUDY.format_map(names)
         self.series = _SERIES.format_map(names)
         self.instance = _INSTANCE.format_map(names)
+        self.existing = _EXISTING.format_map(names)
         self.count_series = _COUNT_SERIES.format_map(names)
         self.count_study = _COUNT_STUDY.format_map(names)
         self._sqlite = dialect == "sqlite"

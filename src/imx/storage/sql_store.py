@@ -119,11 +119,13 @@ class SqlMetadataStore:
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def store_instance(self, item: StoredInstance) -> StoreOutcome:
-        return (await self.store_instances([item]))[0]
+    async def store_instance(self, item: StoredInstance, *, replace: bool = True) -> StoreOutcome:
+        return (await self.store_instances([item], replace=replace))[0]
 
-    async def store_instances(self, items: Sequence[StoredInstance]) -> list[StoreOutcome]:
-        return await self.write(lambda conn: [self._store_one(conn, item) for item in items])
+    async def store_instances(self, items: Sequence[StoredInstance], *,
+                              replace: bool = True) -> list[StoreOutcome]:
+        return await self.write(
+            lambda conn: [self._store_one(conn, item, replace=replace) for item in items])
 
     def _upsert_patient(self, conn: sa.Connection, p: PatientRecord) -> int:
         values = {"patient_name": p.patient_name, "patient_name_norm": fold(p.patient_name),
@@ -136,12 +138,20 @@ class SqlMetadataStore:
                                           set_=values).returning(P.c.pk)
         return int(conn.execute(stmt).scalar_one())
 
-    def _store_one(self, conn: sa.Connection, item: StoredInstance) -> StoreOutcome:
+    def _store_one(self, conn: sa.Connection, item: StoredInstance, *,
+                   replace: bool = True) -> StoreOutcome:
         """A new instance costs six driver-level statements (``hot_sql``); counters move
         incrementally. A replacement (same SOP Instance UID) takes the slower path that
         recounts (PS3.4 C.6.1.1.5 counts)."""
         q = self._hot
         p, s, se, inst = item.patient, item.study, item.series, item.instance
+        # Dedupe inside the write transaction, before touching anything (docs/ingest.md).
+        existing = conn.exec_driver_sql(q.existing, q.params(
+            sop_instance_uid=inst.sop_instance_uid)).first()
+        if existing is not None and (existing.sha256 == inst.sha256 or not replace):
+            previous = _instance(conn.execute(sa.select(*_INSTANCE_COLS).where(
+                I.c.sop_instance_uid == inst.sop_instance_uid)).one())
+            return StoreOutcome(is_new=False, previous=previous, written=False)
         patient_pk = conn.exec_driver_sql(q.patient, q.params(
             patient_id=p.patient_id.id, issuer=p.patient_id.assigning_authority,
             patient_name=p.patient_name, patient_name_norm=fold(p.patient_name),
