@@ -39,14 +39,18 @@ class ServedNode:
 
 
 @contextlib.contextmanager
-def imx_serve(workdir: Path) -> Iterator[ServedNode]:
-    """`imx serve` with production settings (fsync on) in ``workdir``."""
+def imx_serve(workdir: Path, *, fsync: bool = True) -> Iterator[ServedNode]:
+    """`imx serve --config <toml>` in ``workdir``; production settings (fsync on) by default.
+
+    The TOML is written from ``imx.settings.Settings`` field names (http.port, dimse.port,
+    storage.data_dir, storage.fsync); ``IMX_*`` variables in the environment still apply.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     http_port, dimse_port = free_port(), free_port()
     cfg = workdir / "imx.toml"
     cfg.write_text(
         f"[http]\nport = {http_port}\n[dimse]\nport = {dimse_port}\n"
-        f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = true\n'
+        f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = {str(fsync).lower()}\n'
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "imx", "serve", "--config", str(cfg)],

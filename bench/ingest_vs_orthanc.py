@@ -3,12 +3,14 @@
     python -m bench.ingest_vs_orthanc
 
 storescu is run as shipped by Debian (Nagle on), and again with TCP_NODELAY=1 in its
-environment, so the numbers show both the server and the client's socket setting.
+environment, so the numbers show both the server and the client's socket setting. Each
+configuration runs REPEATS times against fresh, empty servers; the median is reported.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -19,6 +21,7 @@ from bench.peers.orthanc import orthanc
 from imx.dicom.synth import generate_patients, generate_study, write_study
 
 N = 200
+REPEATS = 3
 
 
 def storescu(port: int, ae: str, folder: Path, *, nodelay: bool) -> float:
@@ -47,22 +50,42 @@ def main() -> None:
         )
         mb = sum(f.stat().st_size for f in slices.rglob("*.dcm")) / 1e6
         rows = {}
+        orthanc_version = "?"
         for nodelay in (False, True):
             label = "storescu TCP_NODELAY=1" if nodelay else "storescu default (Nagle on)"
-            with imx_serve(work / f"imx-{nodelay}") as node:
-                imx_s = storescu(node.dimse_port, "IMX", slices, nodelay=nodelay)
-                imx_rss = node.rss_mib()
-            with orthanc(work / f"orthanc-{nodelay}") as peer:
-                orthanc_s = storescu(peer.dicom_port, peer.ae_title, slices, nodelay=nodelay)
-                orthanc_rss = peer.rss_mib()
+            imx_times, orthanc_times, imx_rss, orthanc_rss = [], [], 0.0, 0.0
+            # Fresh servers per repetition (same empty state each time), alternating imx and
+            # Orthanc so background load on the machine hits both alike; the median is kept.
+            for rep in range(REPEATS):
+                with imx_serve(work / f"imx-{nodelay}-{rep}") as node:
+                    imx_times.append(storescu(node.dimse_port, "IMX", slices, nodelay=nodelay))
+                    imx_rss = max(imx_rss, node.rss_mib())
+                with orthanc(work / f"orthanc-{nodelay}-{rep}") as peer:
+                    orthanc_times.append(
+                        storescu(peer.dicom_port, peer.ae_title, slices, nodelay=nodelay)
+                    )
+                    orthanc_rss = max(orthanc_rss, peer.rss_mib())
+                    orthanc_version = peer.version()
+            imx_s, orthanc_s = statistics.median(imx_times), statistics.median(orthanc_times)
             rows[label] = {
                 "imx_instances_per_s": round(N / imx_s, 1),
                 "orthanc_instances_per_s": round(N / orthanc_s, 1),
                 "ratio": round(orthanc_s / imx_s, 2),
+                "imx_runs_per_s": [round(N / t, 1) for t in imx_times],
+                "orthanc_runs_per_s": [round(N / t, 1) for t in orthanc_times],
                 "imx_rss_mib": round(imx_rss),
                 "orthanc_rss_mib": round(orthanc_rss),
             }
-        save("ingest_vs_orthanc", {"instances": N, "megabytes": round(mb, 1), "runs": rows})
+        save(
+            "ingest_vs_orthanc",
+            {
+                "instances": N,
+                "megabytes": round(mb, 1),
+                "repeats": REPEATS,
+                "orthanc_version": orthanc_version,
+                "runs": rows,
+            },
+        )
 
 
 if __name__ == "__main__":
