@@ -1,0 +1,57 @@
+"""Blocking keys: the index lookups that bring the true record into the candidate set.
+
+Each key is a short string an index (a dict here, a table later) maps to patient keys.
+A query and its record share a key when they agree on one of: birth date (or the
+day/month-swapped date), family-name sound + birth year, given-name sound + birth date
+month/year, first initial + ZIP5, phone, or an identifier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import jellyfish
+
+from imx.matching.model import Demographics
+from imx.matching.normalise import PreparedDemographics, prepare
+
+__all__ = ["blocking_keys", "blocking_keys_prepared"]
+
+
+def _swapped(date: dt.date) -> dt.date | None:
+    if date.day > 12 or date.day == date.month:
+        return None
+    return date.replace(month=date.day, day=date.month)
+
+
+def blocking_keys(demo: Demographics | PreparedDemographics) -> set[str]:
+    """The blocking keys of one person (record or query alike; the same function for both).
+
+    Args:
+        demo: raw or prepared demographics.
+
+    Returns:
+        Keys such as ``"dob:1980-04-03"``, ``"fy:SM0:1980"``, ``"gz:J:02139"``, ``"tel:..."``.
+    """
+    p = demo if isinstance(demo, PreparedDemographics) else prepare(demo)
+    return blocking_keys_prepared(p)
+
+
+def blocking_keys_prepared(p: PreparedDemographics) -> set[str]:
+    """:func:`blocking_keys` for an already prepared record."""
+    keys: set[str] = set()
+    if p.birth_date is not None:
+        keys.add(f"dob:{p.birth_date.isoformat()}")
+        swapped = _swapped(p.birth_date)
+        if swapped is not None:
+            keys.add(f"dob:{swapped.isoformat()}")
+        year = p.birth_date.year
+        for part in p.family_parts or ((p.family,) if p.family else ()):
+            keys.add(f"fy:{jellyfish.soundex(part)}:{year}")
+        if p.first:
+            keys.add(f"gym:{jellyfish.soundex(p.first)}:{year}:{p.birth_date.month:02d}")
+    if p.first and p.zip5:
+        keys.add(f"gz:{p.first[0]}:{p.zip5}")
+    keys.update(f"tel:{phone}" for phone in p.phones)
+    keys.update(f"id:{root}:{ext}" for root, ext in p.identifiers)
+    return keys

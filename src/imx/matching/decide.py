@@ -1,0 +1,138 @@
+"""The match decision (ITI TF-2b 3.55.4.2.2.6; SPEC-NOTES 2.4): one patient, none, or why not.
+
+MATCH only when exactly one candidate reaches ``match`` and no other comes within
+``ambiguity_margin`` of it. Several close ones: AMBIGUOUS (``AnswerNotAvailable``). A best
+score between ``review`` and ``match``: NEED_MORE, naming the demographics absent from the
+query whose agreement would lift it to a match (``LivingSubjectAdministrativeGenderRequested``,
+``PatientAddressRequested``, ``PatientTelecomRequested``, ``MothersMaidenNameRequested``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from imx.matching.model import Demographics
+from imx.matching.normalise import PreparedDemographics, prepare
+from imx.matching.score import DEFAULT_WEIGHTS, MatchWeights, ScoreExplanation, score
+
+__all__ = ["MatchDecision", "MatchOutcome", "MatchThresholds", "decide"]
+
+ANSWER_NOT_AVAILABLE = "AnswerNotAvailable"
+# Query field -> (weight field, level it would reach, XCPD DetectedIssue code), most decisive first.
+_REQUESTABLE = (
+    ("address", "exact", "PatientAddressRequested"),
+    ("telecom", "agree", "PatientTelecomRequested"),
+    ("mothers_maiden_name", "agree", "MothersMaidenNameRequested"),
+    ("sex", "agree", "LivingSubjectAdministrativeGenderRequested"),
+)
+
+
+class MatchOutcome(enum.StrEnum):
+    """What the responder answers."""
+
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    AMBIGUOUS = "ambiguous"
+    NEED_MORE = "need_more"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchThresholds:
+    """Decision thresholds on the total log2 weight."""
+
+    match: float = 17.0
+    review: float = 12.0
+    ambiguity_margin: float = 6.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchDecision:
+    """The outcome, the matched key (MATCH only), the DetectedIssue codes and the evidence."""
+
+    outcome: MatchOutcome
+    patient_key: Hashable | None = None
+    explanation: ScoreExplanation | None = None
+    detected_issues: tuple[str, ...] = ()
+    candidates_scored: int = 0
+    runner_up_total: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready, PHI-free record for the audit trail (the key is the caller's id)."""
+        return {
+            "outcome": self.outcome.value,
+            "patient_key": None if self.patient_key is None else str(self.patient_key),
+            "detected_issues": list(self.detected_issues),
+            "candidates_scored": self.candidates_scored,
+            "runner_up_total": self.runner_up_total,
+            "explanation": None if self.explanation is None else self.explanation.to_dict(),
+        }
+
+
+def _requested(
+    query: PreparedDemographics, best: ScoreExplanation, need: float, weights: MatchWeights
+) -> tuple[str, ...]:
+    missing_in_query = {
+        "address": not query.street,
+        "telecom": not query.phones,
+        "mothers_maiden_name": not query.mothers_maiden_name,
+        "sex": not query.sex,
+    }
+    codes = []
+    for field_name, level, code in _REQUESTABLE:
+        gain = weights.weight(field_name, level) - next(
+            (f.weight for f in best.fields if f.field == field_name), 0.0
+        )
+        if missing_in_query[field_name] and gain >= need:
+            codes.append(code)
+    return tuple(codes)
+
+
+def decide(
+    query: Demographics | PreparedDemographics,
+    candidates: Iterable[tuple[Hashable, Demographics | PreparedDemographics]],
+    thresholds: MatchThresholds = MatchThresholds(),  # noqa: B008 - frozen, immutable
+    weights: MatchWeights = DEFAULT_WEIGHTS,
+) -> MatchDecision:
+    """Score every candidate and decide per the XCPD outcome rules.
+
+    Args:
+        query: the query demographics.
+        candidates: ``(patient_key, demographics)`` pairs from blocking.
+        thresholds: match / review / ambiguity margin.
+        weights: per-field weights.
+
+    Returns:
+        The decision with the best candidate's explanation.
+    """
+    q = query if isinstance(query, PreparedDemographics) else prepare(query)
+    best_key: Hashable | None = None
+    best: ScoreExplanation | None = None
+    runner_up: float | None = None
+    count = 0
+    for key, demo in candidates:
+        count += 1
+        c = demo if isinstance(demo, PreparedDemographics) else prepare(demo)
+        result = score(q, c, weights)
+        if best is None or result.total > best.total:
+            if best is not None:
+                runner_up = best.total
+            best_key, best = key, result
+        elif runner_up is None or result.total > runner_up:
+            runner_up = result.total
+    if best is None or best.total < thresholds.review:
+        return MatchDecision(outcome=MatchOutcome.NO_MATCH, explanation=best,
+                             candidates_scored=count, runner_up_total=runner_up)
+    common = {"explanation": best, "candidates_scored": count, "runner_up_total": runner_up}
+    if runner_up is not None and runner_up >= best.total - thresholds.ambiguity_margin and (
+        runner_up >= thresholds.review
+    ):
+        return MatchDecision(outcome=MatchOutcome.AMBIGUOUS,
+                             detected_issues=(ANSWER_NOT_AVAILABLE,), **common)  # type: ignore[arg-type]
+    if best.total >= thresholds.match:
+        return MatchDecision(outcome=MatchOutcome.MATCH, patient_key=best_key, **common)  # type: ignore[arg-type]
+    codes = _requested(q, best, thresholds.match - best.total, weights)
+    return MatchDecision(outcome=MatchOutcome.NEED_MORE if codes else MatchOutcome.NO_MATCH,
+                         detected_issues=codes, **common)  # type: ignore[arg-type]

@@ -1,0 +1,210 @@
+"""Fellegi-Sunter scoring: per-field agreement levels, each worth a log2 likelihood ratio.
+
+A field's weight is ``log2(m/u)`` for an agreement level (m: how often true matches show it,
+u: how often unrelated people do) and ``log2((1-m)/(1-u))`` for disagreement; missing is 0.
+The defaults below are those ratios rounded, then tuned on a generated population
+(``bench/matching_accuracy.py``). Contact details get small weights: families share phones
+and addresses (metriport PR #4473), and twins share everything except given name and DOB order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from rapidfuzz.distance import JaroWinkler
+
+from imx.matching.model import SSN_ROOT
+from imx.matching.normalise import PreparedDemographics
+
+__all__ = ["DEFAULT_WEIGHTS", "FieldScore", "MatchWeights", "ScoreExplanation", "score"]
+
+_jw = JaroWinkler.similarity
+
+_DEFAULT_LEVELS: dict[str, dict[str, float]] = {
+    "identifier": {"agree": 14.0, "conflict_ssn": -20.0, "conflict": -6.0},
+    "given": {"exact": 6.0, "nickname": 5.0, "close": 4.0, "initial": 1.5, "swapped": 5.0,
+              "disagree": -9.0},
+    "family": {"exact": 6.0, "partial": 4.5, "close": 4.0, "swapped": 5.0, "disagree": -3.0},
+    "birth_date": {"exact": 8.0, "transposed": 4.0, "close": 2.5, "disagree": -12.0},
+    "sex": {"agree": 0.5, "disagree": -6.0},
+    "address": {"exact": 3.0, "close": 2.0, "area": 0.5, "disagree": -0.5},
+    "telecom": {"agree": 3.0, "disagree": -0.5},
+    "mothers_maiden_name": {"agree": 2.0, "disagree": -2.0},
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchWeights:
+    """Weights per field and agreement level (log2 likelihood ratios), plus similarity cut-offs.
+
+    ``levels[field][level]``; a level absent from the mapping weighs 0 (as "missing" does).
+    """
+
+    levels: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType(_DEFAULT_LEVELS)
+    )
+    name_close: float = 0.90  # Jaro-Winkler at or above: a typo of the same name
+    street_close: float = 0.90
+
+    def weight(self, field_name: str, level: str) -> float:
+        """The weight of ``level`` on ``field_name`` (0 when not configured)."""
+        return self.levels.get(field_name, {}).get(level, 0.0)
+
+
+DEFAULT_WEIGHTS = MatchWeights()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldScore:
+    """One field's comparison: its agreement level and the weight that level carries."""
+
+    field: str
+    level: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreExplanation:
+    """The total log2 weight and how each field contributed (no demographic values: no PHI)."""
+
+    total: float
+    fields: tuple[FieldScore, ...]
+
+    def level(self, field_name: str) -> str:
+        """The level recorded for ``field_name`` (``"missing"`` when not compared)."""
+        return next((f.level for f in self.fields if f.field == field_name), "missing")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict for the audit trail."""
+        return {
+            "total": round(self.total, 3),
+            "fields": {f.field: {"level": f.level, "weight": f.weight} for f in self.fields},
+        }
+
+
+def _identifier_level(q: PreparedDemographics, c: PreparedDemographics) -> str:
+    if not q.identifiers or not c.identifiers:
+        return "missing"
+    if q.identifiers & c.identifiers:
+        return "agree"
+    c_roots = {root for root, _ in c.identifiers}
+    shared = {root for root, _ in q.identifiers} & c_roots
+    if SSN_ROOT in shared:
+        return "conflict_ssn"
+    return "conflict" if shared else "missing"
+
+
+def _given_level(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeights) -> str:
+    if not q.first or not c.first:
+        return "missing"
+    if q.first == c.first:
+        return "exact"
+    if len(q.first) == 1 or len(c.first) == 1:
+        return "initial" if q.first[0] == c.first[0] else "disagree"
+    if q.given_groups & c.given_groups:
+        return "nickname"
+    if _jw(q.first, c.first) >= w.name_close:
+        return "close"
+    # A middle name used as the first (``"J Robert"`` / ``"Robert"``).
+    if q.first in c.given[1:] or c.first in q.given[1:]:
+        return "close"
+    return "disagree"
+
+
+def _family_level(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeights) -> str:
+    if not q.family or not c.family:
+        return "missing"
+    if q.family == c.family:
+        return "exact"
+    if len(q.family_parts) + len(c.family_parts) > 2 and set(q.family_parts) & set(c.family_parts):
+        return "partial"
+    return "close" if _jw(q.family, c.family) >= w.name_close else "disagree"
+
+
+def _is_swapped(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeights) -> bool:
+    if not (q.first and q.family and c.first and c.family):
+        return False
+    return _jw(q.first, c.family) >= w.name_close and _jw(q.family, c.first) >= w.name_close
+
+
+def _date_level(q: dt.date | None, c: dt.date | None) -> str:
+    if q is None or c is None:
+        return "missing"
+    if q == c:
+        return "exact"
+    if q.year == c.year and q.month == c.day and q.day == c.month:
+        return "transposed"
+    pairs = ((q.year, c.year, 4), (q.month, c.month, 2), (q.day, c.day, 2))
+    differing = [(a, b, n) for a, b, n in pairs if a != b]
+    if len(differing) == 1 and _one_digit_slip(*differing[0]):
+        return "close"  # one keying slip in one component
+    return "disagree"
+
+
+def _one_digit_slip(a: int, b: int, width: int) -> bool:
+    x, y = f"{a:0{width}d}", f"{b:0{width}d}"
+    diff = [i for i in range(width) if x[i] != y[i]]
+    if len(diff) == 1:
+        return True
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]] and x[diff[1]] == y[diff[0]]
+
+
+def _address_level(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeights) -> str:
+    if not q.street or not c.street:
+        if q.zip5 and c.zip5:
+            return "area" if q.zip5 == c.zip5 else "missing"
+        return "missing"
+    same_area = (q.zip5 and q.zip5 == c.zip5) or (q.city and q.city == c.city)
+    if q.street == c.street:
+        return "exact" if same_area or not (q.zip5 and c.zip5) else "close"
+    if same_area and _jw(q.street, c.street) >= w.street_close:
+        return "close"
+    return "area" if same_area else "disagree"
+
+
+def _simple_level(q: object, c: object, *, agree: bool) -> str:
+    if not q or not c:
+        return "missing"
+    return "agree" if agree else "disagree"
+
+
+def score(
+    query: PreparedDemographics,
+    candidate: PreparedDemographics,
+    weights: MatchWeights = DEFAULT_WEIGHTS,
+) -> ScoreExplanation:
+    """Compare two prepared records field by field.
+
+    Symmetric: ``score(a, b).total == score(b, a).total``.
+
+    Args:
+        query: the prepared query demographics.
+        candidate: a prepared candidate from the index.
+        weights: per-field level weights.
+
+    Returns:
+        The total weight and one :class:`FieldScore` per field.
+    """
+    given = _given_level(query, candidate, weights)
+    family = _family_level(query, candidate, weights)
+    if given == family == "disagree" and _is_swapped(query, candidate, weights):
+        given = family = "swapped"
+    levels = (
+        ("identifier", _identifier_level(query, candidate)),
+        ("given", given),
+        ("family", family),
+        ("birth_date", _date_level(query.birth_date, candidate.birth_date)),
+        ("sex", _simple_level(query.sex, candidate.sex, agree=query.sex == candidate.sex)),
+        ("address", _address_level(query, candidate, weights)),
+        ("telecom", _simple_level(query.phones, candidate.phones,
+                                  agree=bool(query.phones & candidate.phones))),
+        ("mothers_maiden_name", _simple_level(
+            query.mothers_maiden_name, candidate.mothers_maiden_name,
+            agree=query.mothers_maiden_name == candidate.mothers_maiden_name)),
+    )
+    fields = tuple(FieldScore(name, level, weights.weight(name, level)) for name, level in levels)
+    return ScoreExplanation(sum(f.weight for f in fields), fields)
