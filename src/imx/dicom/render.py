@@ -45,8 +45,9 @@ def parse_window(value: str) -> tuple[float, float]:
 def _first(value: object) -> float | None:
     if value is None or value == "":
         return None
-    if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str):
-        value = list(value)[0]  # type: ignore[call-overload]
+    # A multi-valued DS (pydicom MultiValue) carries one window per value: use the first.
+    if hasattr(value, "__iter__") and not isinstance(value, str):
+        value = next(iter(value))
     return float(value)  # type: ignore[arg-type]
 
 
@@ -59,7 +60,7 @@ def render_frame(ds: Dataset, frame: int, options: RenderOptions) -> bytes:
         raise NotFoundError("frame number out of range")
     try:
         pixels = ds.pixel_array
-    except Exception as exc:  # noqa: BLE001 - no decoder for this transfer syntax
+    except Exception as exc:
         raise UnsupportedError("cannot decode this transfer syntax for rendering") from exc
     if count > 1:
         pixels = pixels[frame - 1]

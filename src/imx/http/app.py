@@ -1,4 +1,7 @@
-"""``build_app``: the node's ASGI application (DICOMweb now; SOAP, FHIR and the JSON API mount here)."""
+"""``build_app``: the node's ASGI application.
+
+DICOMweb and SOAP now; FHIR and the JSON API mount next to them in ``routes``.
+"""
 
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse, Response
 
 from imx.dicom.dicomweb_json import instance_json, merge_include, series_json, study_json
 from imx.dicom.dicomweb_query import QidoRequest, parse_qido
+from imx.http.dicomweb_common import DICOM_JSON, base_url, path_uid
 from imx.model.query import QueryLevel
 from imx.services.context import NodeServices
-from imx.http.dicomweb_common import DICOM_JSON, base_url, path_uid
 
 __all__ = ["search_instances", "search_series", "search_studies"]
 
@@ -39,7 +39,8 @@ def _answer(results: list[dict[str, Any]], q: QidoRequest) -> Response:
     return JSONResponse(results, media_type=DICOM_JSON, headers=headers)
 
 
-async def _first_instance_json(services: NodeServices, study: str, series: str | None) -> bytes | None:
+async def _first_instance_json(services: NodeServices, study: str,
+                               series: str | None) -> bytes | None:
     insts = await services.metadata.list_instances(study, series)
     return await services.ingest.instance_json(insts[0]) if insts else None
 

@@ -30,7 +30,7 @@ _FAILURE_REASON = {
 }
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
@@ -53,11 +53,13 @@ async def _parts(request: Request, reader: MultipartReader, limit: int):  # type
     async for chunk in request.stream():
         total += len(chunk)
         if total > max_body:
-            raise _TooLarge
+            raise _TooLargeError
         for event in reader.feed(chunk):
             if isinstance(event, PartHeaders):
                 ctype = event.headers.get("content-type", "application/dicom")
-                spool, size = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES), 0
+                # Closed at PartEnd; a context manager cannot span the events of one part.
+                spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+                size = 0
             elif isinstance(event, PartData) and spool is not None:
                 size += len(event.data)
                 if size <= limit:
@@ -72,7 +74,8 @@ async def _parts(request: Request, reader: MultipartReader, limit: int):  # type
 
 async def store_instances(request: Request, services: NodeServices) -> Response:
     media, params = content_type_params(request.headers.get("content-type", ""))
-    if media != "multipart/related" or params.get("type", "application/dicom") != "application/dicom":
+    part_type = params.get("type", "application/dicom")
+    if media != "multipart/related" or part_type != "application/dicom":
         return Response("STOW-RS takes multipart/related; type=\"application/dicom\"",
                         status_code=415)
     if "boundary" not in params:
@@ -87,7 +90,7 @@ async def store_instances(request: Request, services: NodeServices) -> Response:
         async for ctype, data in _parts(request, MultipartReader(params["boundary"]), limit):
             result = await _store_one(services, ctype, data, study, source)
             _record(result, root, stored, failed)
-    except _TooLarge:
+    except _TooLargeError:
         return Response("request body too large", status_code=413)
     body: dict[str, Any] = {}
     if study:

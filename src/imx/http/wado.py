@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from starlette.requests import Request
@@ -64,6 +64,10 @@ async def _instances(services: NodeServices, request: Request) -> list[InstanceR
     return insts
 
 
+def _multipart_type(part_type: str, boundary: str) -> str:
+    return f'multipart/related; type="{part_type}"; boundary={boundary}'
+
+
 async def retrieve_instances(request: Request, services: NodeServices) -> Response:
     try:
         wanted = _wanted_transfer_syntax(request)
@@ -80,7 +84,9 @@ async def retrieve_instances(request: Request, services: NodeServices) -> Respon
             data = await services.blobs.read_bytes(inst.blob_key)
             yield await anyio.to_thread.run_sync(transcode_part10, data, wanted)
             return
-        async for chunk in services.blobs.open_chunks(inst.blob_key):
+        # BlobStore.open_chunks is an async generator; the port declares it ``async def``.
+        chunks = cast("AsyncIterator[bytes]", services.blobs.open_chunks(inst.blob_key))
+        async for chunk in chunks:
             yield chunk
 
     async def parts() -> AsyncIterator[tuple[dict[str, str], AsyncIterator[bytes]]]:
@@ -152,7 +158,7 @@ async def retrieve_frames(request: Request, services: NodeServices) -> Response:
             yield {"Content-Type": f"{media_type}{ts}"}, one(f)
 
     return StreamingResponse(write_multipart(parts(), boundary),
-                             media_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+                             media_type=_multipart_type(media_type, boundary))
 
 
 async def retrieve_bulkdata(request: Request, services: NodeServices) -> Response:
@@ -177,7 +183,7 @@ async def retrieve_bulkdata(request: Request, services: NodeServices) -> Respons
         yield {"Content-Type": "application/octet-stream"}, one()
 
     return StreamingResponse(write_multipart(parts(), boundary),
-                             media_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}')
+                             media_type=_multipart_type("application/octet-stream", boundary))
 
 
 def _render_options(request: Request) -> RenderOptions:
