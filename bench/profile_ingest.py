@@ -3,7 +3,8 @@
     python -m bench.profile_ingest        (needs py-spy: pip install py-spy; skipped without)
 
 Sends the same 200 CT slices as ``bench.ingest_vs_orthanc`` with storescu (TCP_NODELAY=1) into
-``imx serve`` twice (storage.fsync true / false), then once more under ``py-spy record`` and
+``imx serve`` twice (storage.fsync true / false), into a bare pynetdicom SCP that does nothing
+(the ceiling of one serial association), then into imx once more under ``py-spy record`` and
 reports, per server thread, the share of wall time spent busy and the busiest imx / library
 frames. py-spy slows Python down, so its instances/s is not a benchmark number.
 """
@@ -21,6 +22,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench.common import imx_serve, save
+from bench.peers.orthanc import free_port
 from imx.dicom.synth import generate_patients, generate_study, write_study
 
 N = 200
@@ -58,6 +60,26 @@ def storescu(port: int, folder: Path) -> float:
         capture_output=True,
     )
     return time.perf_counter() - t0
+
+
+def null_scp_rate(folder: Path) -> float:
+    """storescu into a bare pynetdicom C-STORE SCP whose handler only answers Success: the
+    ceiling pynetdicom + this machine put on one serial association, before any imx work."""
+    from pynetdicom import AE, evt
+
+    ae = AE(ae_title="NULL")
+    ae.add_supported_context(
+        "1.2.840.10008.5.1.4.1.1.2", ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+    )
+    port = free_port()
+    server = ae.start_server(
+        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, lambda event: 0x0000)]
+    )
+    try:
+        return N / storescu(port, folder)
+    finally:
+        if server is not None:
+            server.shutdown()
 
 
 def summarise(raw: Path, seconds: float, rate_hz: int) -> dict[str, object]:
@@ -108,6 +130,7 @@ def main() -> None:
                 rates[f"fsync={str(fsync).lower()}"] = round(
                     N / storescu(node.dimse_port, slices), 1
                 )
+        rates["bare pynetdicom SCP, no-op handler"] = round(null_scp_rate(slices), 1)
         profile: dict[str, object] = {"skipped": "py-spy not installed"}
         if Path(spy).exists():
             rate_hz = 200
