@@ -45,7 +45,7 @@ class MatchThresholds:
 
     match: float = 17.0
     review: float = 12.0
-    ambiguity_margin: float = 6.0
+    ambiguity_margin: float = 4.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

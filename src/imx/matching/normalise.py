@@ -150,7 +150,8 @@ def prepare(demo: Demographics) -> PreparedDemographics:
     Returns:
         The prepared form; pure and deterministic.
     """
-    given = tuple(t for g in demo.given_names for t in name_tokens(g))
+    # "Jae-won" is one given name; a hyphen in a family name joins two (kept as parts).
+    given = tuple(t for g in demo.given_names for t in name_tokens(g.replace("-", "")))
     first = given[0] if given else ""
     family, parts = normalise_family(demo.family_name)
     sex = demo.sex.upper() if demo.sex.upper() in ("M", "F") else ""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from imx.matching.model import SSN_ROOT
 from imx.matching.normalise import PreparedDemographics
@@ -23,6 +23,14 @@ from imx.matching.normalise import PreparedDemographics
 __all__ = ["DEFAULT_WEIGHTS", "FieldScore", "MatchWeights", "ScoreExplanation", "score"]
 
 _jw = JaroWinkler.similarity
+_osa = OSA.distance
+
+
+def _close_name(a: str, b: str, cutoff: float) -> bool:
+    """Jaro-Winkler at or above ``cutoff``, or one edit/transposition apart (3+ letters)."""
+    if _jw(a, b) >= cutoff:
+        return True
+    return min(len(a), len(b)) >= 3 and max(len(a), len(b)) >= 4 and _osa(a, b) <= 1
 
 _DEFAULT_LEVELS: dict[str, dict[str, float]] = {
     "identifier": {"agree": 14.0, "conflict_ssn": -20.0, "conflict": -6.0},
@@ -107,7 +115,7 @@ def _given_level(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeigh
         return "initial" if q.first[0] == c.first[0] else "disagree"
     if q.given_groups & c.given_groups:
         return "nickname"
-    if _jw(q.first, c.first) >= w.name_close:
+    if _close_name(q.first, c.first, w.name_close):
         return "close"
     # A middle name used as the first (``"J Robert"`` / ``"Robert"``).
     if q.first in c.given[1:] or c.first in q.given[1:]:
@@ -122,7 +130,7 @@ def _family_level(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeig
         return "exact"
     if len(q.family_parts) + len(c.family_parts) > 2 and set(q.family_parts) & set(c.family_parts):
         return "partial"
-    return "close" if _jw(q.family, c.family) >= w.name_close else "disagree"
+    return "close" if _close_name(q.family, c.family, w.name_close) else "disagree"
 
 
 def _is_swapped(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeights) -> bool:
@@ -140,7 +148,8 @@ def _date_level(q: dt.date | None, c: dt.date | None) -> str:
         return "transposed"
     pairs = ((q.year, c.year, 4), (q.month, c.month, 2), (q.day, c.day, 2))
     differing = [(a, b, n) for a, b, n in pairs if a != b]
-    if len(differing) == 1 and _one_digit_slip(*differing[0]):
+    # A year slip only in its last digit: tens-digit differences are Jr/Sr and parent/child.
+    if len(differing) == 1 and _one_digit_slip(*differing[0]) and abs(q.year - c.year) < 10:
         return "close"  # one keying slip in one component
     return "disagree"
 
@@ -193,12 +202,15 @@ def score(
     family = _family_level(query, candidate, weights)
     if given == family == "disagree" and _is_swapped(query, candidate, weights):
         given = family = "swapped"
+    sex_agrees = query.sex == candidate.sex
+    if given in ("close", "initial") and query.sex and candidate.sex and not sex_agrees:
+        given = "disagree"  # Carl/Carol, Daniel/Danielle: opposite-sex twins are not typos
     levels = (
         ("identifier", _identifier_level(query, candidate)),
         ("given", given),
         ("family", family),
         ("birth_date", _date_level(query.birth_date, candidate.birth_date)),
-        ("sex", _simple_level(query.sex, candidate.sex, agree=query.sex == candidate.sex)),
+        ("sex", _simple_level(query.sex, candidate.sex, agree=sex_agrees)),
         ("address", _address_level(query, candidate, weights)),
         ("telecom", _simple_level(query.phones, candidate.phones,
                                   agree=bool(query.phones & candidate.phones))),
