@@ -10,10 +10,11 @@ from collections.abc import Sequence
 
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
+from pydicom.pixels.utils import pixel_array
 
 from imx.errors import NotFoundError, UnsupportedError
 
-__all__ = ["FRAME_MEDIA_TYPES", "extract_frames", "frame_media_type"]
+__all__ = ["FRAME_MEDIA_TYPES", "decode_frames", "extract_frames", "frame_media_type", "is_native"]
 
 # PS3.18 Table 8.7.3-2: single-frame media types of compressed transfer syntaxes.
 FRAME_MEDIA_TYPES = {
@@ -25,6 +26,11 @@ FRAME_MEDIA_TYPES = {
 }
 _NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
            "1.2.840.10008.1.2.1.99"}
+
+
+def is_native(transfer_syntax_uid: str) -> bool:
+    """True when frames of this transfer syntax are plain (uncompressed) pixel bytes."""
+    return transfer_syntax_uid in _NATIVE
 
 
 def frame_media_type(transfer_syntax_uid: str) -> str:
@@ -51,3 +57,22 @@ def extract_frames(ds: Dataset, numbers: Sequence[int]) -> list[bytes]:
         return [bytes(data[(n - 1) * size:n * size]) for n in numbers]
     frames = list(generate_frames(ds.PixelData, number_of_frames=count))
     return [frames[n - 1] for n in numbers]
+
+
+def decode_frames(ds: Dataset, numbers: Sequence[int]) -> list[bytes]:
+    """Frames ``numbers`` (1-based) of a compressed ``ds`` as uncompressed little-endian bytes.
+
+    PS3.18 8.7.3.3.2: ``application/octet-stream`` pixel data is uncompressed; one frame is
+    decoded at a time (``index``), never the whole multi-frame.
+    """
+    count = int(ds.get("NumberOfFrames", 1) or 1)
+    if any(n < 1 or n > count for n in numbers):
+        raise NotFoundError("frame number out of range")
+    out = []
+    for n in numbers:
+        try:
+            arr = pixel_array(ds, index=n - 1, raw=True)
+        except (NotImplementedError, RuntimeError, ValueError) as exc:
+            raise UnsupportedError("cannot decompress this transfer syntax") from exc
+        out.append(arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes())
+    return out

@@ -11,7 +11,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from imx.dicom.frames import extract_frames, frame_media_type
+from imx.dicom.frames import decode_frames, extract_frames, frame_media_type, is_native
 from imx.dicom.header import BULKDATA_PREFIX
 from imx.dicom.render import RenderOptions, parse_window, render_frame
 from imx.dicom.transcode import UNCOMPRESSED, transcode_part10
@@ -133,19 +133,34 @@ def _frame_numbers(raw: str) -> list[int]:
     return numbers
 
 
+def _frame_choice(request: Request, transfer_syntax_uid: str) -> tuple[str | None, bool]:
+    """(part media type, decompress?) from the Accept list (PS3.18 8.7.3.3.2, 8.7.4).
+
+    ``*/*`` or an untyped multipart gets the frames as stored; an explicit
+    ``application/octet-stream`` on a compressed instance gets them decompressed.
+    """
+    stored = frame_media_type(transfer_syntax_uid)
+    for media, params in accepts(request):
+        wanted = params.get("type", "*/*") if media == "multipart/related" else media
+        if media not in ("*/*", "multipart/*", "multipart/related"):
+            continue
+        if wanted in ("*/*", stored):
+            return stored, False
+        if wanted == "application/octet-stream":
+            return wanted, not is_native(transfer_syntax_uid)
+    return None, False
+
+
 async def retrieve_frames(request: Request, services: NodeServices) -> Response:
     inst = await require_instance(services, path_uid(request, "study"),
                                   path_uid(request, "series"), path_uid(request, "instance"))
     numbers = _frame_numbers(request.path_params["frames"])
-    media_type = frame_media_type(inst.transfer_syntax_uid)
-    acceptable = [m for m, p in accepts(request)
-                  if m in ("*/*", "multipart/*") or (m == "multipart/related" and p.get(
-                      "type", "application/octet-stream") in (media_type, "*/*",
-                                                               "application/octet-stream"))]
-    if not acceptable:
+    media_type, decode = _frame_choice(request, inst.transfer_syntax_uid)
+    if media_type is None:
         return Response(status_code=406)
     ds = await load_dataset(services, inst)
-    frames = await anyio.to_thread.run_sync(extract_frames, ds, numbers)
+    extract = decode_frames if decode else extract_frames
+    frames = await anyio.to_thread.run_sync(extract, ds, numbers)
     boundary = new_boundary()
 
     async def one(data: bytes) -> AsyncIterator[bytes]:
