@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import anyio
 
 from imx.dicom.transcode import choose_transfer_syntax, transcode_part10
+from imx.model.query import ImagingQuery, QueryLevel
 from imx.model.registry import RegistryErrorItem
 from imx.model.retrieve import DocumentAnswer, DocumentRequest, ImagingRetrieveRequest
 from imx.ports import BlobStore, MetadataStore
@@ -115,6 +116,10 @@ class RetrieveService:
         items: list[RetrieveItem] = []
         errors: list[RegistryErrorItem] = []
         studies: set[str] = set()
+        # One query for every requested instance (a series is hundreds of documents).
+        found = {i.sop_instance_uid: i for i in await self._metadata.find_instances(ImagingQuery(
+            level=QueryLevel.IMAGE,
+            sop_instance_uids=tuple(d.document_unique_id for _st, _se, d in request.documents())))}
         for study_uid, series_uid, doc in request.documents():
             err = self._community_error(doc, required=cross_gateway)
             if err is None and (cross_gateway or self._strict) and (
@@ -126,7 +131,7 @@ class RetrieveService:
                                                 code_context=err.code_context,
                                                 location=doc.document_unique_id))
                 continue
-            inst = await self._metadata.get_instance(doc.document_unique_id)
+            inst = found.get(doc.document_unique_id)
             if (inst is None or inst.study_instance_uid != study_uid
                     or inst.series_instance_uid != series_uid):
                 errors.append(self._error(ErrorCode.DOCUMENT_UNIQUE_ID_ERROR,
