@@ -138,3 +138,102 @@ async def test_documents(store) -> None:
     assert (await store.get_document(e.document_unique_id)).title == "replaced title"
     await store.deprecate_document(e.document_unique_id)
     assert (await store.get_document(e.document_unique_id)).status.endswith("Deprecated")
+
+
+@pytest.mark.parametrize("query, expected", [
+    (ImagingQuery(level=STUDY, accession_number="A_*"), {3}),  # '_' is literal, not LIKE's any-char
+    (ImagingQuery(level=STUDY, accession_number="*%"), {3}),  # '%' is literal, not LIKE's any-string
+    (ImagingQuery(level=STUDY, accession_number="acc*"), set()),  # non-PN wildcard is case-sensitive
+    (ImagingQuery(level=STUDY, accession_number="acc1"), set()),  # non-PN single value is case-sensitive
+    (ImagingQuery(level=STUDY, study_description="ct*"), set()),
+    (ImagingQuery(level=STUDY, patient_name="*"), {1, 2, 3}),  # universal match
+    (ImagingQuery(level=STUDY, patient_name="DOE^JANE"), {1}),  # single value, case-folded PN
+    (ImagingQuery(level=STUDY, patient_name="?oe*"), {1}),
+    (ImagingQuery(level=STUDY, modalities_in_study=("MR",), patient_id="P1"), set()),
+    (ImagingQuery(level=STUDY, study_instance_uids=(f"{ROOT}.9",)), set()),
+])
+async def test_wildcards_are_escaped_and_case_sensitive(store, query: ImagingQuery,
+                                                        expected: set[int]) -> None:
+    await _fill(store)
+    got = {int(s.study_instance_uid.rsplit(".", 1)[1]) for s in await store.find_studies(query)}
+    assert got == expected
+
+
+async def test_same_bytes_or_no_replace_writes_nothing(store) -> None:
+    first = await store.store_instance(stored(content=b"first"))
+    assert first.is_new and first.written and first.previous is None
+    again = await store.store_instance(stored(content=b"first"))
+    assert not again.is_new and not again.written and again.previous.size_bytes == 5
+    kept = await store.store_instance(stored(content=b"different"), replace=False)
+    assert not kept.is_new and not kept.written
+    assert (await store.get_instance(f"{ROOT}.1.1.1")).size_bytes == 5
+    assert (await store.get_study(f"{ROOT}.1")).number_of_instances == 1
+
+
+async def test_batch_reports_each_item(store) -> None:
+    outs = await store.store_instances([stored(instance=1), stored(instance=2), stored(instance=1)])
+    assert [o.is_new for o in outs] == [True, True, False]
+    assert (await store.get_study(f"{ROOT}.1")).number_of_instances == 2
+
+
+async def test_delete_keeps_counters_and_modalities_current(store) -> None:
+    await _fill(store)
+    await store.delete_instance(f"{ROOT}.1.2.1")  # the only SR instance
+    st = await store.get_study(f"{ROOT}.1")
+    assert st.number_of_series == 1 and st.number_of_instances == 3
+    assert st.modalities_in_study == ("CT",)
+    assert await store.find_studies(ImagingQuery(level=STUDY, modalities_in_study=("SR",))) == []
+
+
+async def test_set_instance_json(store) -> None:
+    await store.store_instance(stored())
+    await store.set_instance_json(f"{ROOT}.1.1.1", b'{"new":1}')
+    assert await store.get_instance_json(f"{ROOT}.1.1.1") == b'{"new":1}'
+
+
+async def test_null_numbers_sort_last_everywhere(store) -> None:
+    a = stored(series=1, instance=1)
+    b = stored(series=2, instance=1)
+    c = stored(series=1, instance=2)
+    b = dataclasses.replace(b, series=dataclasses.replace(b.series, series_number=None))
+    c = dataclasses.replace(c, instance=dataclasses.replace(c.instance, instance_number=None))
+    await store.store_instances([b, c, a])
+    assert [s.series_number for s in await store.list_series(f"{ROOT}.1")] == [1, None]
+    listed = [i.sop_instance_uid for i in await store.list_instances(f"{ROOT}.1")]
+    assert listed == [f"{ROOT}.1.1.1", f"{ROOT}.1.1.2", f"{ROOT}.1.2.1"]
+    found = await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE))
+    assert [i.sop_instance_uid for i in found] == listed
+
+
+async def test_study_order_puts_missing_dates_last(store) -> None:
+    await _fill(store)
+    uids = [s.study_instance_uid for s in await store.find_studies(ImagingQuery(level=STUDY))]
+    assert uids == [f"{ROOT}.1", f"{ROOT}.2", f"{ROOT}.3"]
+
+
+async def test_series_and_instance_paging(store) -> None:
+    await _fill(store)
+    every = await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE))
+    assert len(every) == 6
+    pages = [await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE, limit=2, offset=o))
+             for o in (0, 2, 4, 6)]
+    assert [i for p in pages for i in p] == every and pages[-1] == []
+    series = await store.find_series(ImagingQuery(level=QueryLevel.SERIES))
+    assert len(series) == 4
+    assert await store.find_series(ImagingQuery(level=QueryLevel.SERIES, offset=1, limit=2)) == series[1:3]
+
+
+async def test_documents_filters_and_order(store) -> None:
+    e1 = document_entry()
+    e2 = dataclasses.replace(e1, entry_uuid="urn:uuid:00000000-0000-4000-8000-000000000002",
+                             document_unique_id=f"{ROOT}.77", kind="report",
+                             updated_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    e1 = dataclasses.replace(e1, updated_at=dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
+    await store.put_document(e1)
+    await store.put_document(e2)
+    assert [e.document_unique_id for e in await store.find_documents()] == [
+        e1.document_unique_id, e2.document_unique_id]
+    assert await store.find_documents(kinds=["report"]) == [e2]
+    assert await store.find_documents(patient_id=e1.patient_id, kinds=["manifest", "report"]) == [e1, e2]
+    assert await store.get_document("1.2.3.404") is None
+    await store.deprecate_document("1.2.3.404")  # unknown: no error

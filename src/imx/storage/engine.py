@@ -26,6 +26,9 @@ def create_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # PS3.4 C.2.2.2.4: wildcard matching is case-sensitive except for PN (which we
+            # match on a folded column); SQLite's LIKE is ASCII case-insensitive by default.
+            cur.execute("PRAGMA case_sensitive_like=ON")
             cur.close()
 
         return engine
@@ -56,6 +59,7 @@ def create_write_engine(url: str) -> sa.Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA case_sensitive_like=ON")
         cur.close()
 
     @sa.event.listens_for(engine, "begin")

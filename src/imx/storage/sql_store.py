@@ -269,7 +269,7 @@ class SqlMetadataStore:
 
     async def list_series(self, study_instance_uid: str) -> list[SeriesRecord]:
         rows = await self._all(sa.select(SE).where(SE.c.study_instance_uid == study_instance_uid)
-                               .order_by(SE.c.series_number, SE.c.series_instance_uid))
+                               .order_by(SE.c.series_number.nulls_last(), SE.c.series_instance_uid))
         return [_series(r) for r in rows]
 
     async def list_instances(self, study_instance_uid: str,
@@ -278,7 +278,8 @@ class SqlMetadataStore:
                 .where(I.c.study_instance_uid == study_instance_uid))
         if series_instance_uid is not None:
             stmt = stmt.where(I.c.series_instance_uid == series_instance_uid)
-        stmt = stmt.order_by(SE.c.series_number, SE.c.series_instance_uid, I.c.instance_number,
+        stmt = stmt.order_by(SE.c.series_number.nulls_last(), SE.c.series_instance_uid,
+                             I.c.instance_number.nulls_last(),
                              I.c.sop_instance_uid)
         return [_instance(r) for r in await self._all(stmt)]
 
@@ -302,7 +303,7 @@ class SqlMetadataStore:
     async def find_series(self, query: ImagingQuery) -> list[SeriesRecord]:
         stmt = (sa.select(SE).join(ST, ST.c.study_instance_uid == SE.c.study_instance_uid)
                 .join(P, P.c.pk == ST.c.patient_pk).where(*series_filters(query))
-                .order_by(SE.c.study_instance_uid, SE.c.series_number, SE.c.series_instance_uid))
+                .order_by(SE.c.study_instance_uid, SE.c.series_number.nulls_last(), SE.c.series_instance_uid))
         return [_series(r) for r in await self._all(self._page(stmt, query))]
 
     async def find_instances(self, query: ImagingQuery) -> list[InstanceRecord]:
@@ -310,8 +311,8 @@ class SqlMetadataStore:
                 .join(SE, SE.c.series_instance_uid == I.c.series_instance_uid)
                 .join(ST, ST.c.study_instance_uid == SE.c.study_instance_uid)
                 .join(P, P.c.pk == ST.c.patient_pk).where(*instance_filters(query))
-                .order_by(I.c.study_instance_uid, SE.c.series_number, I.c.series_instance_uid,
-                          I.c.instance_number, I.c.sop_instance_uid))
+                .order_by(I.c.study_instance_uid, SE.c.series_number.nulls_last(), I.c.series_instance_uid,
+                          I.c.instance_number.nulls_last(), I.c.sop_instance_uid))
         return [_instance(r) for r in await self._all(self._page(stmt, query))]
 
     # -- documents ------------------------------------------------------------------------
