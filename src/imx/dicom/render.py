@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset
+from pydicom.pixels.utils import pixel_array
 
 from imx.errors import MalformedMessageError, NotFoundError, UnsupportedError
 
@@ -51,19 +53,21 @@ def _first(value: object) -> float | None:
     return float(value)  # type: ignore[arg-type]
 
 
-def render_frame(ds: Dataset, frame: int, options: RenderOptions) -> bytes:
-    """Render frame ``frame`` (1-based) of ``ds`` to JPEG or PNG bytes."""
+def render_frame(ds: Dataset, frame: int, options: RenderOptions, *,
+                 source: Path | None = None) -> bytes:
+    """Render frame ``frame`` (1-based) of ``ds`` to JPEG or PNG bytes.
+
+    Only that frame is decoded; with ``source`` (the stored file) only its bytes are read.
+    """
     if "PixelData" not in ds:
         raise NotFoundError("instance has no pixel data")
     count = int(ds.get("NumberOfFrames", 1) or 1)
     if frame < 1 or frame > count:
         raise NotFoundError("frame number out of range")
     try:
-        pixels = ds.pixel_array
+        pixels = pixel_array(source or ds, index=frame - 1)
     except Exception as exc:
         raise UnsupportedError("cannot decode this transfer syntax for rendering") from exc
-    if count > 1:
-        pixels = pixels[frame - 1]
     if ds.get("PhotometricInterpretation", "MONOCHROME2").startswith("MONOCHROME"):
         image = _grey(ds, pixels.astype(np.float64), options)
     else:

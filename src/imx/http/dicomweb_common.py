@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from pathlib import Path
 
 import anyio
 import pydicom
@@ -16,7 +17,13 @@ from imx.model.imaging import InstanceRecord
 from imx.services.context import NodeServices
 from imx.wire.multipart import content_type_params
 
-__all__ = ["accepts", "base_url", "load_dataset", "new_boundary", "path_uid", "require_instance"]
+__all__ = [
+    "accepts", "base_url", "load_dataset", "load_header", "new_boundary", "path_uid",
+    "require_instance",
+]
+
+# Elements larger than this stay on disk until read (pixel data, other bulk data).
+_DEFER_BYTES = 4096
 
 DICOM_JSON = "application/dicom+json"
 
@@ -60,3 +67,16 @@ async def load_dataset(services: NodeServices, inst: InstanceRecord) -> Dataset:
     """One instance parsed in a worker thread (frames, rendered, bulk data)."""
     data = await services.blobs.read_bytes(inst.blob_key)
     return await anyio.to_thread.run_sync(lambda: pydicom.dcmread(io.BytesIO(data)))
+
+
+async def load_header(services: NodeServices, inst: InstanceRecord) -> tuple[Dataset, Path | None]:
+    """The instance with large values deferred, and its local file when the store has one.
+
+    With a local file, Pixel Data and other bulk data stay on disk: frames are read by
+    seeking (``imx.dicom.frames.read_frames``), not by loading the whole object.
+    """
+    path = services.blobs.local_path(inst.blob_key)
+    if path is None:
+        return await load_dataset(services, inst), None
+    ds = await anyio.to_thread.run_sync(lambda: pydicom.dcmread(path, defer_size=_DEFER_BYTES))
+    return ds, path

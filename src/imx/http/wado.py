@@ -11,7 +11,13 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from imx.dicom.frames import decode_frames, extract_frames, frame_media_type, is_native
+from imx.dicom.frames import (
+    decode_frames,
+    extract_frames,
+    frame_media_type,
+    is_native,
+    read_frames,
+)
 from imx.dicom.header import BULKDATA_PREFIX
 from imx.dicom.render import RenderOptions, parse_window, render_frame
 from imx.dicom.transcode import UNCOMPRESSED, transcode_part10
@@ -20,7 +26,7 @@ from imx.http.dicomweb_common import (
     DICOM_JSON,
     accepts,
     base_url,
-    load_dataset,
+    load_header,
     new_boundary,
     path_uid,
     require_instance,
@@ -158,9 +164,13 @@ async def retrieve_frames(request: Request, services: NodeServices) -> Response:
     media_type, decode = _frame_choice(request, inst.transfer_syntax_uid)
     if media_type is None:
         return Response(status_code=406)
-    ds = await load_dataset(services, inst)
-    extract = decode_frames if decode else extract_frames
-    frames = await anyio.to_thread.run_sync(extract, ds, numbers)
+    ds, path = await load_header(services, inst)
+    if decode:
+        frames = await anyio.to_thread.run_sync(lambda: decode_frames(ds, numbers, source=path))
+    elif path is not None:
+        frames = await anyio.to_thread.run_sync(read_frames, path, ds, numbers)
+    else:
+        frames = await anyio.to_thread.run_sync(extract_frames, ds, numbers)
     boundary = new_boundary()
 
     async def one(data: bytes) -> AsyncIterator[bytes]:
@@ -184,7 +194,7 @@ async def retrieve_bulkdata(request: Request, services: NodeServices) -> Respons
         tag = int(raw_tag, 16)
     except ValueError as exc:
         raise MalformedMessageError("bulk data tag must be 8 hex digits") from exc
-    ds = await load_dataset(services, inst)
+    ds, _ = await load_header(services, inst)  # only the requested element is read
     if tag not in ds:
         raise NotFoundError("no such bulk data element")
     value = ds[tag].value
@@ -226,6 +236,6 @@ async def retrieve_rendered(request: Request, services: NodeServices) -> Respons
                                   path_uid(request, "series"), path_uid(request, "instance"))
     options = _render_options(request)
     frame = int(request.path_params.get("frame", 1))
-    ds = await load_dataset(services, inst)
-    data = await anyio.to_thread.run_sync(render_frame, ds, frame, options)
+    ds, path = await load_header(services, inst)
+    data = await anyio.to_thread.run_sync(lambda: render_frame(ds, frame, options, source=path))
     return Response(data, media_type=options.media_type)
