@@ -14,14 +14,22 @@ from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from imx.errors import MalformedMessageError
 from imx.model.imaging import InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
 
-__all__ = ["KOS_SOP_CLASS_UID", "ManifestContent", "ManifestSeries", "build_manifest",
-           "parse_manifest"]
+__all__ = [
+    "KOS_SOP_CLASS_UID",
+    "ManifestContent",
+    "ManifestSeries",
+    "build_manifest",
+    "content_value_type",
+    "parse_manifest",
+    "parse_manifest_studies",
+]
 
 KOS_SOP_CLASS_UID = "1.2.840.10008.5.1.4.1.1.88.59"
 _DCM = "DCM"
@@ -42,35 +50,94 @@ def _sop_ref(sop_class: str, sop_instance: str) -> Dataset:
     return item
 
 
-def _value_type(inst: InstanceRecord) -> str:
-    # TID 2010: IMAGE for image SOP classes, COMPOSITE for other composite objects.
-    return "IMAGE" if inst.rows else "COMPOSITE"
+# Non-image composite SOP classes (PS3.4 Annex B.5): SR and KOS (88.x), presentation
+# states (11.x), encapsulated documents (104.x), RT non-image objects, raw data,
+# registrations, segmentation surfaces, meshes, structured display, assessments.
+_NON_IMAGE_PREFIXES = (
+    "1.2.840.10008.5.1.4.1.1.88.",
+    "1.2.840.10008.5.1.4.1.1.11.",
+    "1.2.840.10008.5.1.4.1.1.104.",
+    "1.2.840.10008.5.1.4.1.1.481.3",
+    "1.2.840.10008.5.1.4.1.1.481.4",
+    "1.2.840.10008.5.1.4.1.1.481.5",
+    "1.2.840.10008.5.1.4.1.1.481.6",
+    "1.2.840.10008.5.1.4.1.1.481.7",
+    "1.2.840.10008.5.1.4.1.1.481.8",
+    "1.2.840.10008.5.1.4.1.1.481.9",
+    "1.2.840.10008.5.1.4.1.1.66",  # raw data, registrations, fiducials, surface segmentation
+    "1.2.840.10008.5.1.4.1.1.67",
+    "1.2.840.10008.5.1.4.1.1.68.",
+    "1.2.840.10008.5.1.4.1.1.131",
+    "1.2.840.10008.5.1.4.1.1.90.",
+)
+_IMAGE_EXCEPTIONS = ("1.2.840.10008.5.1.4.1.1.66.4",)  # Segmentation Storage is an image
+_WAVEFORM_PREFIX = "1.2.840.10008.5.1.4.1.1.9."
+
+
+def content_value_type(sop_class_uid: str) -> str:
+    """The TID 2010 value type that references an instance of ``sop_class_uid``.
+
+    PS3.16 TID 2010 rows 5-7: IMAGE for image SOP classes, WAVEFORM for waveforms,
+    COMPOSITE for every other composite object (SR, PDF, presentation states, ...).
+    """
+    if sop_class_uid.startswith(_WAVEFORM_PREFIX):
+        return "WAVEFORM"
+    if sop_class_uid in _IMAGE_EXCEPTIONS:
+        return "IMAGE"
+    if any(
+        sop_class_uid == p.rstrip(".") or sop_class_uid.startswith(p) for p in _NON_IMAGE_PREFIXES
+    ):
+        return "COMPOSITE"
+    return "IMAGE"
 
 
 def _needs_utf8(*values: str) -> bool:
     return any(not v.isascii() for v in values)
 
 
-def build_manifest(*, patient: PatientRecord, study: StudyRecord, series: Seq[SeriesRecord],
-                   instances: Seq[InstanceRecord], sop_instance_uid: str, series_instance_uid: str,
-                   content_datetime: dt.datetime, retrieve_ae_title: str,
-                   retrieve_location_uid: str, retrieve_url_base: str, institution_name: str,
-                   manufacturer: str = "imx", instance_number: int = 1) -> FileDataset:
+def build_manifest(
+    *,
+    patient: PatientRecord,
+    study: StudyRecord,
+    series: Seq[SeriesRecord],
+    instances: Seq[InstanceRecord],
+    sop_instance_uid: str,
+    series_instance_uid: str,
+    content_datetime: dt.datetime,
+    retrieve_ae_title: str,
+    retrieve_location_uid: str,
+    retrieve_url_base: str,
+    institution_name: str,
+    manufacturer: str = "imx",
+    instance_number: int = 1,
+) -> FileDataset:
     """A complete KOS manifest for ``instances`` (all of one study)."""
     if not instances:
         raise ValueError("a manifest needs at least one instance (TID 2010)")
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = KOS_SOP_CLASS_UID
-    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.MediaStorageSOPClassUID = UID(KOS_SOP_CLASS_UID)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = "1.2.826.0.1.3680043.10.1492.1"
+    meta.ImplementationClassUID = UID("1.2.826.0.1.3680043.10.1492.1")
     meta.ImplementationVersionName = "IMX_010"
     ds = FileDataset("", {}, file_meta=meta, preamble=b"\x00" * 128)
-    if _needs_utf8(patient.patient_name, study.referring_physician_name, institution_name,
-                   study.study_description):
-        ds.SpecificCharacterSet = "ISO_IR 192"
+    if _needs_utf8(
+        patient.patient_name,
+        study.referring_physician_name,
+        institution_name,
+        study.study_description,
+        study.study_id,
+        study.accession_number,
+        manufacturer,
+    ):
+        ds.SpecificCharacterSet = "ISO_IR 192"  # PS3.3 C.12.1.1.2: UTF-8 when not ASCII
+    # SOP Common (C.12.1)
     ds.SOPClassUID = KOS_SOP_CLASS_UID
     ds.SOPInstanceUID = sop_instance_uid
+    ds.InstanceCreationDate = content_datetime.strftime("%Y%m%d")
+    ds.InstanceCreationTime = content_datetime.strftime("%H%M%S")
+    if content_datetime.utcoffset() is not None:
+        ds.TimezoneOffsetFromUTC = content_datetime.strftime("%z")
     # Patient module (PS3.3 C.7.1.1)
     ds.PatientName = patient.patient_name
     ds.PatientID = patient.patient_id.id
@@ -104,10 +171,21 @@ def build_manifest(*, patient: PatientRecord, study: StudyRecord, series: Seq[Se
     ds.InstanceNumber = instance_number
     ds.ContentDate = content_datetime.strftime("%Y%m%d")
     ds.ContentTime = content_datetime.strftime("%H%M%S")
+    if study.accession_number:
+        # C.17.6.2.1: Referenced Request Sequence, the order this study fulfils
+        ds.ReferencedRequestSequence = Sequence([_request(study)])
     ds.CurrentRequestedProcedureEvidenceSequence = Sequence(
-        [_evidence(study, series, instances, retrieve_ae_title=retrieve_ae_title,
-                   retrieve_location_uid=retrieve_location_uid,
-                   retrieve_url_base=retrieve_url_base)])
+        [
+            _evidence(
+                study,
+                series,
+                instances,
+                retrieve_ae_title=retrieve_ae_title,
+                retrieve_location_uid=retrieve_location_uid,
+                retrieve_url_base=retrieve_url_base,
+            )
+        ]
+    )
     # SR Document Content (C.17.3): TID 2010 root, title (113030, DCM, "Manifest")
     ds.ValueType = "CONTAINER"
     ds.ConceptNameCodeSequence = Sequence([_code("113030", _DCM, "Manifest")])
@@ -120,9 +198,15 @@ def build_manifest(*, patient: PatientRecord, study: StudyRecord, series: Seq[Se
     return ds
 
 
-def _evidence(study: StudyRecord, series: Seq[SeriesRecord], instances: Seq[InstanceRecord], *,
-              retrieve_ae_title: str, retrieve_location_uid: str,
-              retrieve_url_base: str) -> Dataset:
+def _evidence(
+    study: StudyRecord,
+    series: Seq[SeriesRecord],
+    instances: Seq[InstanceRecord],
+    *,
+    retrieve_ae_title: str,
+    retrieve_location_uid: str,
+    retrieve_url_base: str,
+) -> Dataset:
     by_series: dict[str, list[InstanceRecord]] = defaultdict(list)
     for inst in instances:
         by_series[inst.series_instance_uid].append(inst)
@@ -134,10 +218,13 @@ def _evidence(study: StudyRecord, series: Seq[SeriesRecord], instances: Seq[Inst
         item.SeriesInstanceUID = series_uid
         item.RetrieveAETitle = retrieve_ae_title
         item.RetrieveLocationUID = retrieve_location_uid
-        item.RetrieveURL = (f"{retrieve_url_base.rstrip('/')}/studies/{study.study_instance_uid}"
-                            f"/series/{series_uid}")
+        item.RetrieveURL = (
+            f"{retrieve_url_base.rstrip('/')}/studies/{study.study_instance_uid}"
+            f"/series/{series_uid}"
+        )
         item.ReferencedSOPSequence = Sequence(
-            [_sop_ref(i.sop_class_uid, i.sop_instance_uid) for i in by_series[series_uid]])
+            [_sop_ref(i.sop_class_uid, i.sop_instance_uid) for i in by_series[series_uid]]
+        )
         items.append(item)
     study_item = Dataset()
     study_item.StudyInstanceUID = study.study_instance_uid
@@ -145,10 +232,28 @@ def _evidence(study: StudyRecord, series: Seq[SeriesRecord], instances: Seq[Inst
     return study_item
 
 
+def _request(study: StudyRecord) -> Dataset:
+    item = Dataset()
+    item.StudyInstanceUID = study.study_instance_uid
+    item.AccessionNumber = study.accession_number
+    if study.accession_issuer:
+        issuer = Dataset()
+        issuer.UniversalEntityID = study.accession_issuer
+        issuer.UniversalEntityIDType = "ISO"
+        item.IssuerOfAccessionNumberSequence = Sequence([issuer])
+    item.ReferencedStudySequence = Sequence([])
+    item.RequestedProcedureDescription = ""
+    item.RequestedProcedureCodeSequence = Sequence([])
+    item.RequestedProcedureID = ""
+    item.PlacerOrderNumberImagingServiceRequest = ""
+    item.FillerOrderNumberImagingServiceRequest = ""
+    return item
+
+
 def _content_item(inst: InstanceRecord) -> Dataset:
     item = Dataset()
     item.RelationshipType = "CONTAINS"
-    item.ValueType = _value_type(inst)
+    item.ValueType = content_value_type(inst.sop_class_uid)
     item.ReferencedSOPSequence = Sequence([_sop_ref(inst.sop_class_uid, inst.sop_instance_uid)])
     return item
 
@@ -171,28 +276,73 @@ class ManifestContent:
         return sum(len(s.instances) for s in self.series)
 
 
-def parse_manifest(ds: Dataset) -> list[ManifestContent]:
-    """What a KOS says to retrieve: per study, per series, with its retrieve location.
+def parse_manifest(ds: Dataset) -> ManifestContent:
+    """What a KOS manifest says to retrieve for its (first) study.
 
-    Reads the Current Requested Procedure Evidence Sequence (every XDS-I.b manifest has
-    it); Retrieve Location UID may sit at series or study level in other vendors' files.
+    XDS-I.b manifests describe one study (RAD TF-3 4.68.4.1.2.3); use
+    ``parse_manifest_studies`` for KOS files that reference several.
+
+    Raises:
+        MalformedMessageError: not a KOS, or no usable evidence.
+    """
+    return parse_manifest_studies(ds)[0]
+
+
+def parse_manifest_studies(ds: Dataset) -> tuple[ManifestContent, ...]:
+    """Every study in a KOS, per series with its retrieve location (ours or another vendor's).
+
+    Reads only the Current Requested Procedure Evidence Sequence (PS3.3 C.17.6.2.1),
+    which every XDS-I.b manifest carries (dcm4chee-style files have nothing else).
+    Retrieve AE Title / Location UID / URL may sit at series or study level; the series
+    level wins. Items without a SOP Instance UID are skipped.
+
+    Raises:
+        MalformedMessageError: not a KOS, or no usable evidence.
     """
     if str(ds.get("SOPClassUID", "")) != KOS_SOP_CLASS_UID:
         raise MalformedMessageError("not a Key Object Selection document")
-    studies = []
-    for st in ds.get("CurrentRequestedProcedureEvidenceSequence", []) or []:
-        st_location = str(st.get("RetrieveLocationUID", ""))
-        series = []
-        for se in st.get("ReferencedSeriesSequence", []) or []:
-            refs = tuple((str(r.ReferencedSOPClassUID), str(r.ReferencedSOPInstanceUID))
-                         for r in se.get("ReferencedSOPSequence", []) or [])
-            series.append(ManifestSeries(
-                series_instance_uid=str(se.SeriesInstanceUID),
-                retrieve_ae_title=str(se.get("RetrieveAETitle", "") or ""),
-                retrieve_location_uid=str(se.get("RetrieveLocationUID", "") or st_location),
-                retrieve_url=str(se.get("RetrieveURL", "") or ""), instances=refs))
-        studies.append(ManifestContent(study_instance_uid=str(st.StudyInstanceUID),
-                                       series=tuple(series)))
+    studies = tuple(
+        c
+        for st in ds.get("CurrentRequestedProcedureEvidenceSequence", []) or []
+        if (c := _parse_study(st)) is not None
+    )
     if not studies:
         raise MalformedMessageError("KOS without Current Requested Procedure Evidence Sequence")
     return studies
+
+
+def _text(item: Dataset, keyword: str, default: str = "") -> str:
+    value = item.get(keyword)
+    if value is None or value == "":
+        return default
+    if isinstance(value, MultiValue):  # a multi-valued AE/UR from another vendor
+        return str(value[0]) if len(value) else default
+    return str(value).strip()
+
+
+def _parse_study(st: Dataset) -> ManifestContent | None:
+    study_uid = _text(st, "StudyInstanceUID")
+    if not study_uid:
+        return None
+    series = []
+    for se in st.get("ReferencedSeriesSequence", []) or []:
+        series_uid = _text(se, "SeriesInstanceUID")
+        if not series_uid:
+            continue
+        refs = tuple(
+            (_text(r, "ReferencedSOPClassUID"), _text(r, "ReferencedSOPInstanceUID"))
+            for r in se.get("ReferencedSOPSequence", []) or []
+            if _text(r, "ReferencedSOPInstanceUID")
+        )
+        series.append(
+            ManifestSeries(
+                series_instance_uid=series_uid,
+                retrieve_ae_title=_text(se, "RetrieveAETitle", _text(st, "RetrieveAETitle")),
+                retrieve_location_uid=_text(
+                    se, "RetrieveLocationUID", _text(st, "RetrieveLocationUID")
+                ),
+                retrieve_url=_text(se, "RetrieveURL", _text(st, "RetrieveURL")),
+                instances=refs,
+            )
+        )
+    return ManifestContent(study_instance_uid=study_uid, series=tuple(series))
