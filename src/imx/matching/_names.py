@@ -20,7 +20,7 @@ Emma Nicole Helen Samantha Katherine Christine Debra Rachel Carolyn Janet Cather
 Heather Diane Ruth Julie Olivia Joyce Virginia Victoria Kelly Lauren Christina Joan Evelyn
 Judith Megan Andrea Cheryl Hannah Jacqueline Martha Gloria Teresa Ann Sara Madison Frances
 Kathryn Janice Jean Abigail Alice Judy Sophia Grace Denise Amber Doris Marilyn Danielle Beverly
-Isabella Theresa Diana Natalie Brittany Charlotte Marie Kayla Alexis Lori Sofía María José
+Isabella Theresa Diana Natalie Brittany Charlotte Marie Kayla Alexis Lori Sofía María
 Lucía Valentina Guadalupe Mónica Inés Yuki Mei Priya Ananya Fatima Aisha Leila Svetlana Ingrid
 Zoë Chloé Renée Céline Ngozi Amara Linh Ji-woo Siobhán""".split())
 

@@ -26,6 +26,7 @@ from imx.matching.model import Demographics
 __all__ = [
     "PreparedDemographics",
     "fold",
+    "is_known_given",
     "name_tokens",
     "nickname_groups",
     "normalise_family",
@@ -112,6 +113,21 @@ def _nickname_table() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in table.items()}
 
 
+@cache
+def _known_given() -> frozenset[str]:
+    text = resources.files("imx.matching").joinpath("data/given_names.txt").read_text("utf-8")
+    return frozenset(n for n in text.split() if not n.startswith("#") and n.isalpha())
+
+
+def is_known_given(name: str) -> bool:
+    """Whether a folded given name is a distinct name in ``data/given_names.txt``.
+
+    Two different known names (Mary/Mark, Ronald/Donald) are different people, not a typo:
+    the classic twin false match.
+    """
+    return name in _known_given()
+
+
 def nickname_groups(given: str) -> frozenset[str]:
     """The formal names a folded given name may stand for, itself included.
 
@@ -128,6 +144,7 @@ class PreparedDemographics:
     given: tuple[str, ...]
     first: str
     given_groups: frozenset[str]
+    first_known: bool
     family: str
     family_parts: tuple[str, ...]
     birth_date: dt.date | None
@@ -159,6 +176,7 @@ def prepare(demo: Demographics) -> PreparedDemographics:
         given=given,
         first=first,
         given_groups=nickname_groups(first) if first else frozenset(),
+        first_known=is_known_given(first),
         family=family,
         family_parts=parts,
         birth_date=demo.birth_date,

@@ -17,7 +17,7 @@ from itertools import accumulate
 
 from imx.matching._names import CITIES, FAMILY, FEMALE, MALE, STREET_TYPES, STREETS
 from imx.matching.model import SSN_ROOT, Demographics
-from imx.matching.normalise import _nickname_table, fold
+from imx.matching.normalise import _nickname_table, fold, nickname_groups
 
 __all__ = ["Person", "Query", "generate_population", "generate_queries"]
 
@@ -95,7 +95,7 @@ def _household(draw: _Draw, hid: int, start: int, today_year: int) -> list[Perso
         if rng.random() < 0.04:  # twin: same birth date, other given name, maybe other sex
             tsex = rng.choice("MF")
             twin = draw.given(tsex)
-            if fold(twin) != fold(given):
+            if not _same_name(twin, given):
                 people.append(replace(people[-1], given_names=(twin,), sex=tsex))
         child_year += rng.randint(1, 4)
     out = []
@@ -126,6 +126,10 @@ def generate_population(size: int, *, seed: int, today_year: int = 2025) -> list
         people.extend(_household(draw, hid, len(people), today_year))
         hid += 1
     return people[:size]
+
+
+def _same_name(a: str, b: str) -> bool:
+    return bool(nickname_groups(fold(a).replace(" ", "")) & nickname_groups(fold(b).replace(" ", "")))
 
 
 def _typo(rng: random.Random, text: str) -> str:
@@ -205,7 +209,7 @@ def _negative(kind: str, d: Demographics, draw: _Draw) -> Demographics:
     rng = draw.rng
     b = d.birth_date or dt.date(1970, 1, 1)
     other = draw.given(rng.choice("MF"))
-    while fold(other) == fold(d.given_names[0]) or _nickname(other) == d.given_names[0]:
+    while _same_name(other, d.given_names[0]):
         other = draw.given(rng.choice("MF"))
     if kind == "stranger":
         lines, city, state, zip5 = draw.address()

@@ -34,7 +34,7 @@ def _close_name(a: str, b: str, cutoff: float) -> bool:
 
 _DEFAULT_LEVELS: dict[str, dict[str, float]] = {
     "identifier": {"agree": 14.0, "conflict_ssn": -20.0, "conflict": -6.0},
-    "given": {"exact": 6.0, "nickname": 5.0, "close": 4.0, "initial": 1.5, "swapped": 5.0,
+    "given": {"exact": 6.0, "nickname": 3.0, "close": 4.0, "initial": 1.5, "swapped": 5.0,
               "disagree": -9.0},
     "family": {"exact": 6.0, "partial": 4.5, "close": 4.0, "swapped": 5.0, "disagree": -3.0},
     "birth_date": {"exact": 8.0, "transposed": 4.0, "close": 2.5, "disagree": -12.0},
@@ -115,7 +115,9 @@ def _given_level(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeigh
         return "initial" if q.first[0] == c.first[0] else "disagree"
     if q.given_groups & c.given_groups:
         return "nickname"
-    if _close_name(q.first, c.first, w.name_close):
+    if q.first_known and c.first_known:
+        pass  # two distinct real names: not a typo (twins Mary/Mark)
+    elif _close_name(q.first, c.first, w.name_close):
         return "close"
     # A middle name used as the first (``"J Robert"`` / ``"Robert"``).
     if q.first in c.given[1:] or c.first in q.given[1:]:
@@ -203,7 +205,7 @@ def score(
     if given == family == "disagree" and _is_swapped(query, candidate, weights):
         given = family = "swapped"
     sex_agrees = query.sex == candidate.sex
-    if given in ("close", "initial") and query.sex and candidate.sex and not sex_agrees:
+    if given in ("close", "initial", "nickname") and query.sex and candidate.sex and not sex_agrees:
         given = "disagree"  # Carl/Carol, Daniel/Danielle: opposite-sex twins are not typos
     levels = (
         ("identifier", _identifier_level(query, candidate)),
