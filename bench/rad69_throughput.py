@@ -4,8 +4,8 @@ and the responder's peak RSS while it streams (target: under 200 MB for a 2 GB s
     python -m bench.rad69_throughput            # 1 GB study
     python -m bench.rad69_throughput --gb 2     # 2 GB study (the memory check)
 
-The client posts one RetrieveImagingDocumentSetRequest per series (as dicomtrolley does) and
-reads the MTOM answer as a stream, counting bytes. The raw baseline sends the stored files
+The client (curl) posts one RetrieveImagingDocumentSetRequest per series (as dicomtrolley
+does) and reads the MTOM answer as a stream, counting bytes. The raw baseline sends the stored files
 over a plain loopback TCP socket to a reader that also just counts.
 """
 
@@ -21,7 +21,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import httpx
 import pydicom
 
 from bench.common import imx_serve, save
