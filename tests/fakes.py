@@ -44,6 +44,12 @@ class RecordingAuditSink:
     async def record(self, record: AuditRecord) -> None:
         self.records.append(record)
 
+    async def list_events(self, *, limit: int = 100, offset: int = 0,
+                          event: str | None = None) -> list[AuditRecord]:
+        """Newest first, like ``SqlAuditSink.list_events``."""
+        found = [r for r in reversed(self.records) if event is None or r.event == event]
+        return found[offset:offset + limit]
+
 
 class InMemoryQuarantine:
     def __init__(self) -> None:
