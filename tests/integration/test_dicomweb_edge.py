@@ -96,7 +96,8 @@ def test_rendered_frame_of_multiframe(node: NodeThread, rle: pydicom.Dataset) ->
 
 
 def test_qido_empty_is_200_and_limit_warns(node: NodeThread, rle: pydicom.Dataset) -> None:
-    # PS3.18 8.3.4.4 (2024+): no match is 200 with an empty array, not 204.
+    # A deliberate choice, see docs/dicomweb.md: PS3.18's search status tables list 204 for
+    # "no matching results"; we answer 200 with [] (as Orthanc does) so naive clients parse it.
     r = httpx.get(f"{node.dicomweb}/studies", params={"PatientID": "NOBODY-HERE"})
     assert r.status_code == 200 and r.json() == []
     assert r.headers["content-type"].startswith("application/dicom+json")
