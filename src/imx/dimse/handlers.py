@@ -18,14 +18,21 @@ from pynetdicom.events import Event
 from pynetdicom.presentation import build_context
 
 from imx.dicom.cfind import PATIENT_ROOT, STUDY_ROOT, build_identifier, parse_identifier
+from imx.dimse.bridge import LoopBridge
+from imx.dimse.status import (
+    CANCEL,
+    PENDING,
+    SUCCESS,
+    find_status,
+    retrieve_status,
+    store_status_for_reason,
+)
 from imx.errors import GatewayError, MissingParameterError, UnknownCommunityError
 from imx.model.audit import AuditRecord
 from imx.model.imaging import InstanceRecord
 from imx.model.query import ImagingQuery, QueryLevel
 from imx.services.context import NodeServices
 from imx.services.ingest import IngestStatus
-from imx.dimse.bridge import LoopBridge
-from imx.dimse.status import CANCEL, PENDING, SUCCESS, find_status, retrieve_status, store_status_for_reason
 
 __all__ = ["DimseHandlers"]
 
@@ -38,7 +45,11 @@ _PATIENT_ROOT_GET = "1.2.840.10008.5.1.4.1.2.1.3"
 
 def _model(event: Event) -> str:
     uid = str(event.context.abstract_syntax)
-    return PATIENT_ROOT if uid in (_PATIENT_ROOT_FIND, _PATIENT_ROOT_MOVE, _PATIENT_ROOT_GET) else STUDY_ROOT
+    return (
+        PATIENT_ROOT
+        if uid in (_PATIENT_ROOT_FIND, _PATIENT_ROOT_MOVE, _PATIENT_ROOT_GET)
+        else STUDY_ROOT
+    )
 
 
 def _peer(event: Event) -> str:
@@ -55,9 +66,16 @@ class DimseHandlers:
     # -- C-STORE (PS3.4 B.2) ----------------------------------------------------------
 
     def on_store(self, event: Event) -> int:
-        raw = event.request.DataSet.getvalue()
-        result = self._bridge.run(self._services.ingest.ingest_dataset(
-            event.file_meta, raw, source=f"dimse:{_peer(event)}"))
+        data = getattr(event.request, "DataSet", None)
+        if not isinstance(data, io.BytesIO):
+            return 0xC000  # PS3.4 B.2.3: Error, cannot understand (no data set)
+        # The raw encoded data set goes to ingest undecoded (the hot path).
+        raw = data.getvalue()
+        result = self._bridge.run(
+            self._services.ingest.ingest_dataset(
+                event.file_meta, raw, source=f"dimse:{_peer(event)}"
+            )
+        )
         if result.status is IngestStatus.REJECTED:
             return store_status_for_reason(result.reason)
         return SUCCESS
@@ -83,19 +101,33 @@ class DimseHandlers:
         md = self._services.metadata
         ae = self._ae_title
         if query.level is QueryLevel.PATIENT:
-            return [build_identifier(request, retrieve_ae_title=ae, patient=p)
-                    for p in await md.find_patients(query)]
+            return [
+                build_identifier(request, retrieve_ae_title=ae, patient=p)
+                for p in await md.find_patients(query)
+            ]
         if query.level is QueryLevel.STUDY:
             out = []
             for st in await md.find_studies(query):
-                out.append(build_identifier(request, retrieve_ae_title=ae, study=st,
-                                            patient=await md.get_patient(st.patient_id)))
+                out.append(
+                    build_identifier(
+                        request,
+                        retrieve_ae_title=ae,
+                        study=st,
+                        patient=await md.get_patient(st.patient_id),
+                    )
+                )
             return out
         if query.level is QueryLevel.SERIES:
             out = []
             for se in await md.find_series(query):
-                out.append(build_identifier(request, retrieve_ae_title=ae, series=se,
-                                            study=await md.get_study(se.study_instance_uid)))
+                out.append(
+                    build_identifier(
+                        request,
+                        retrieve_ae_title=ae,
+                        series=se,
+                        study=await md.get_study(se.study_instance_uid),
+                    )
+                )
             return out
         out = []
         for inst in await md.find_instances(query):
@@ -106,22 +138,33 @@ class DimseHandlers:
 
     def _instances(self, event: Event) -> list[InstanceRecord]:
         query = parse_identifier(event.identifier, model=_model(event))
-        if not (query.study_instance_uids or query.series_instance_uids or query.sop_instance_uids
-                or query.patient_id):
+        if not (
+            query.study_instance_uids
+            or query.series_instance_uids
+            or query.sop_instance_uids
+            or query.patient_id
+        ):
             # PS3.4 C.4.2.2.1: retrieves name the unique keys of the level
             raise MissingParameterError("retrieve needs a unique key")
-        return self._bridge.run(self._services.metadata.find_instances(
-            ImagingQuery(level=QueryLevel.IMAGE, patient_id=query.patient_id,
-                         study_instance_uids=query.study_instance_uids,
-                         series_instance_uids=query.series_instance_uids,
-                         sop_instance_uids=query.sop_instance_uids)))
+        return self._bridge.run(
+            self._services.metadata.find_instances(
+                ImagingQuery(
+                    level=QueryLevel.IMAGE,
+                    patient_id=query.patient_id,
+                    study_instance_uids=query.study_instance_uids,
+                    series_instance_uids=query.series_instance_uids,
+                    sop_instance_uids=query.sop_instance_uids,
+                )
+            )
+        )
 
     def _dataset(self, inst: InstanceRecord) -> Dataset:
         path = self._services.blobs.local_path(inst.blob_key)
         if path is not None and Path(path).is_file():
             return pydicom.dcmread(path)
-        return pydicom.dcmread(io.BytesIO(self._bridge.run(
-            self._services.blobs.read_bytes(inst.blob_key))))
+        return pydicom.dcmread(
+            io.BytesIO(self._bridge.run(self._services.blobs.read_bytes(inst.blob_key)))
+        )
 
     def on_get(self, event: Event) -> Iterator[Any]:
         try:
@@ -139,7 +182,11 @@ class DimseHandlers:
 
     def on_move(self, event: Event) -> Iterator[Any]:
         destination = event.move_destination
-        dest_ae = destination.decode().strip() if isinstance(destination, bytes) else str(destination).strip()
+        dest_ae = (
+            destination.decode().strip()
+            if isinstance(destination, bytes)
+            else str(destination).strip()
+        )
         known = {d.ae_title: d for d in self._services.settings.dimse.destinations}
         try:
             if dest_ae not in known:
@@ -162,12 +209,18 @@ class DimseHandlers:
                 yield CANCEL, None
                 return
             yield PENDING, self._dataset(inst)
-        self._audit("instances-transferred", event,
-                    detail=f"C-MOVE {len(instances)} instances to {dest_ae}")
+        self._audit(
+            "instances-transferred", event, detail=f"C-MOVE {len(instances)} instances to {dest_ae}"
+        )
 
     def _audit(self, kind: str, event: Event, *, detail: str) -> None:
-        record = AuditRecord(event=kind, outcome="success", occurred_at=self._services.clock.now(),
-                             source=_peer(event), destination=self._ae_title,
-                             transaction="DIMSE", detail=detail)
+        record = AuditRecord(
+            event=kind,
+            outcome="success",
+            occurred_at=self._services.clock.now(),
+            source=_peer(event),
+            destination=self._ae_title,
+            transaction="DIMSE",
+            detail=detail,
+        )
         self._bridge.run(self._services.audit.record(record))
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Any
@@ -30,15 +31,20 @@ __all__ = ["DimseServer"]
 # Little Endian first keeps most stored files going out unchanged on C-GET (bit-identical);
 # Implicit VR Little Endian, which every peer must support (PS3.5 10.1), next.
 _TRANSFER_SYNTAXES = [str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)] + [
-    ts for ts in ALL_TRANSFER_SYNTAXES
-    if ts not in (str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian))]
+    ts
+    for ts in ALL_TRANSFER_SYNTAXES
+    if ts not in (str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian))
+]
 
 log = logging.getLogger(__name__)
 
 _QR_MODELS = (
-    PatientRootQueryRetrieveInformationModelFind, PatientRootQueryRetrieveInformationModelGet,
-    PatientRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelMove,
+    PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
 )
 
 
@@ -63,10 +69,8 @@ class _QuickAckSocket(socket.socket):
 
     def _quickack(self) -> None:
         if hasattr(socket, "TCP_QUICKACK"):
-            try:
+            with contextlib.suppress(OSError):
                 self.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-            except OSError:
-                pass
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         data = super().recv(bufsize, flags)
@@ -102,8 +106,9 @@ class DimseServer:
         for cx in StoragePresentationContexts:
             # SCP and SCU role: C-GET sends sub-operations back on the same association
             # (PS3.4 C.4.3.1, role selection PS3.7 D.3.3.4).
-            ae.add_supported_context(cx.abstract_syntax, _TRANSFER_SYNTAXES,
-                                     scu_role=True, scp_role=True)
+            ae.add_supported_context(
+                str(cx.abstract_syntax), _TRANSFER_SYNTAXES, scu_role=True, scp_role=True
+            )
         for model in _QR_MODELS:
             ae.add_supported_context(model)
         # Used for C-MOVE sub-associations when no explicit contexts are given.
@@ -115,12 +120,18 @@ class DimseServer:
         """Start listening (non-blocking); returns the bound port."""
         cfg = self._services.settings.dimse
         h = self._handlers
-        handlers = [(evt.EVT_C_STORE, h.on_store), (evt.EVT_C_FIND, h.on_find),
-                    (evt.EVT_C_GET, h.on_get), (evt.EVT_C_MOVE, h.on_move)]
+        handlers: list[Any] = [
+            (evt.EVT_C_STORE, h.on_store),
+            (evt.EVT_C_FIND, h.on_find),
+            (evt.EVT_C_GET, h.on_get),
+            (evt.EVT_C_MOVE, h.on_move),
+        ]
         server = self._ae.start_server((cfg.host, cfg.port), block=False, evt_handlers=handlers)
+        if server is None:  # only with block=True
+            raise RuntimeError("pynetdicom did not return a server")
         accept = server.get_request
 
-        def get_request() -> tuple[socket.socket, object]:
+        def get_request() -> tuple[socket.socket, tuple[str, int]]:
             sock, address = accept()
             return _QuickAckSocket.wrap(sock), address
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from imx import errors
 
-__all__ = ["FIND_STATUS", "RETRIEVE_STATUS", "STORE_STATUS", "find_status", "retrieve_status",
-           "store_status_for_reason"]
+__all__ = [
+    "FIND_STATUS",
+    "RETRIEVE_STATUS",
+    "STORE_STATUS",
+    "find_status",
+    "retrieve_status",
+    "store_status_for_reason",
+]
 
 SUCCESS = 0x0000
 PENDING = 0xFF00
