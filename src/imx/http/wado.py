@@ -116,17 +116,38 @@ def _absolute_bulk(item: dict[str, Any], instance_url: str) -> dict[str, Any]:
     return item
 
 
+_COMPACT_BULK = b'"BulkDataURI":"' + BULKDATA_PREFIX.encode()
+
+
+def _instance_metadata(raw: bytes, instance_url: str) -> bytes:
+    """One instance's stored DICOM JSON with absolute BulkDataURIs (PS3.18 F.2.6).
+
+    The stored JSON is compact (``imx.dicom.header``), so the relative URIs are rewritten
+    on the bytes; a quote inside a value is escaped, so the pattern cannot match there.
+    Anything else is parsed and rewritten the slow way.
+    """
+    if b'"BulkDataURI": ' not in raw:
+        absolute = b'"BulkDataURI":"' + instance_url.encode() + b"/" + BULKDATA_PREFIX.encode()
+        return raw.replace(_COMPACT_BULK, absolute)
+    item = _absolute_bulk(json.loads(raw), instance_url)
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 async def retrieve_metadata(request: Request, services: NodeServices) -> Response:
-    """Metadata from the stored DICOM JSON: one DB read per instance, no blob access."""
+    """Metadata from the stored DICOM JSON, streamed: no file is opened, nothing re-parsed."""
     insts = await _instances(services, request)
     root = base_url(request, services)
-    out = []
-    for inst in insts:
-        raw = await services.ingest.instance_json(inst)
-        url = (f"{root}/studies/{inst.study_instance_uid}/series/{inst.series_instance_uid}"
-               f"/instances/{inst.sop_instance_uid}")
-        out.append(_absolute_bulk(json.loads(raw or b"{}"), url))
-    return Response(json.dumps(out, ensure_ascii=False), media_type=DICOM_JSON)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"["
+        for i, inst in enumerate(insts):
+            raw = await services.ingest.instance_json(inst)
+            url = (f"{root}/studies/{inst.study_instance_uid}/series/{inst.series_instance_uid}"
+                   f"/instances/{inst.sop_instance_uid}")
+            yield (b"," if i else b"") + _instance_metadata(raw or b"{}", url)
+        yield b"]"
+
+    return StreamingResponse(body(), media_type=DICOM_JSON)
 
 
 def _frame_numbers(raw: str) -> list[int]:
