@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from imx.errors import MalformedMessageError, NotFoundError
+from imx.errors import MalformedMessageError, NotFoundError, StoreError
 from imx.model.audit import AuditRecord
 from imx.model.document import DocumentEntry
 from imx.model.identifiers import PatientId, is_valid_uid
@@ -23,6 +24,7 @@ from imx.model.imaging import (
 from imx.model.query import DateRange, ImagingQuery
 from imx.storage.text import fold
 
+_KEY = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*(/[0-9A-Za-z][0-9A-Za-z._-]*)*$")
 DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
 
 
@@ -71,13 +73,15 @@ class InMemoryBlobStore:
         for uid in (study_instance_uid, series_instance_uid, sop_instance_uid):
             if not is_valid_uid(uid):
                 raise MalformedMessageError("invalid UID in blob key")
-        if len(sha256) != 64:
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise MalformedMessageError("invalid sha256 in blob key")
         return f"{study_instance_uid}/{series_instance_uid}/{sop_instance_uid}.{sha256[:12]}.dcm"
 
     @staticmethod
     def _check(key: str) -> None:
-        if ".." in key.split("/") or key.startswith("/") or "\\" in key:
+        # Same rule as FileBlobStore._path: relative, no traversal, no hidden/temp parts.
+        if (not _KEY.match(key) or ".." in key.split("/")
+                or any(part.startswith(".") for part in key.split("/"))):
             raise MalformedMessageError("invalid blob key")
 
     async def put_bytes(self, key: str, data: bytes) -> None:
@@ -86,7 +90,10 @@ class InMemoryBlobStore:
 
     async def put_file(self, key: str, source: Path) -> None:
         self._check(key)
-        self.objects[key] = source.read_bytes()
+        try:
+            self.objects[key] = source.read_bytes()
+        except OSError as exc:
+            raise StoreError("blob write failed") from exc
 
     async def open_chunks(self, key: str, *, chunk_bytes: int = 1 << 20) -> AsyncIterator[bytes]:
         data = await self.read_bytes(key)
@@ -111,6 +118,7 @@ class InMemoryBlobStore:
         self.objects.pop(key, None)
 
     def local_path(self, key: str) -> Path | None:
+        self._check(key)
         return None
 
 

@@ -85,3 +85,42 @@ async def test_overwrite_is_atomic_and_temp_files_are_never_objects(tmp_path: Pa
     with pytest.raises(MalformedMessageError):
         await blobs.read_bytes(str(stray.relative_to(tmp_path / "blobs")))
     assert blobs.clean_temp_files() == 1
+
+
+@pytest.mark.parametrize("sha", ["", "ab" * 31, SHA.upper(), "g" * 64, SHA + "0"])
+def test_key_for_rejects_invalid_sha256(blobs, sha: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MalformedMessageError):
+        blobs.key_for(study_instance_uid="1.2.3", series_instance_uid="1.2.3.4",
+                      sop_instance_uid="1.2.3.4.5", sha256=sha)
+
+
+def test_key_shape(blobs) -> None:  # type: ignore[no-untyped-def]
+    assert key(blobs) == f"1.2.3/1.2.3.4/1.2.3.4.5.{SHA[:12]}.dcm"
+
+
+@pytest.mark.parametrize("bad", ["", "a//b", "./a", "a/./b", ".tmp-1234", "a/.tmp-x", "C:\\x"])
+async def test_every_method_rejects_bad_keys(blobs, bad: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MalformedMessageError):
+        await blobs.exists(bad)
+    with pytest.raises(MalformedMessageError):
+        await blobs.size(bad)
+    with pytest.raises(MalformedMessageError):
+        await blobs.delete(bad)
+    with pytest.raises(MalformedMessageError):
+        [c async for c in blobs.open_chunks(bad)]
+    with pytest.raises(MalformedMessageError):
+        blobs.local_path(bad)
+
+
+async def test_put_file_from_missing_source_is_a_store_error(blobs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StoreError):
+        await blobs.put_file(key(blobs), tmp_path / "absent.dcm")
+    assert not await blobs.exists(key(blobs))
+
+
+async def test_local_path_is_the_real_file(tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path / "blobs", fsync=False)
+    await blobs.put_bytes(key(blobs), b"abc")
+    path = blobs.local_path(key(blobs))
+    assert path is not None and path.read_bytes() == b"abc"
+    assert path.is_relative_to((tmp_path / "blobs").resolve())
