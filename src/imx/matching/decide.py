@@ -80,14 +80,17 @@ def _requested(
         "mothers_maiden_name": not query.mothers_maiden_name,
         "sex": not query.sex,
     }
-    codes = []
+    gains = []
     for field_name, level, code in _REQUESTABLE:
         gain = weights.weight(field_name, level) - next(
             (f.weight for f in best.fields if f.field == field_name), 0.0
         )
-        if missing_in_query[field_name] and gain >= need:
-            codes.append(code)
-    return tuple(codes)
+        if missing_in_query[field_name] and gain > 0:
+            gains.append((gain, code))
+    # Ask for what could decide it, alone or together; nothing if even all of it could not.
+    if sum(g for g, _ in gains) < need:
+        return ()
+    return tuple(code for _, code in gains)
 
 
 def decide(
