@@ -93,3 +93,58 @@ def test_bad_files_quarantined_store_unchanged(tmp_path: Path) -> None:
     sidecars = [json.loads(p.read_text()) for p in (tmp_path / "data" / "quarantine").rglob("*.json")]
     assert sorted(s["reason"] for s in sidecars) == ["conflict", "not-dicom", "truncated"]
     assert all("Changed" not in json.dumps(s) for s in sidecars)  # no PHI in reasons
+
+
+def _rewrite(src: Path, dst: Path, **changes: object) -> None:
+    import warnings
+
+    ds = pydicom.dcmread(src)
+    mode = pydicom.config.settings.writing_validation_mode
+    pydicom.config.settings.writing_validation_mode = pydicom.config.IGNORE
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the point is to write invalid values
+            for k, v in changes.items():
+                if v is None:
+                    delattr(ds, k)
+                else:
+                    setattr(ds, k, v)
+            ds.save_as(dst)
+    finally:
+        pydicom.config.settings.writing_validation_mode = mode
+
+
+def test_uid_problems_quarantined(tmp_path: Path) -> None:
+    good = study_files(tmp_path, 55, n=1)[0]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    _rewrite(good, bad / "nostudy.dcm", StudyInstanceUID=None)
+    _rewrite(good, bad / "badseries.dcm", SeriesInstanceUID="1.2.03.x")
+    code, lines = run(tmp_path, str(bad))
+    assert code == 1
+    assert sorted(x["reason"] for x in lines) == ["invalid-uid", "missing-uid"]
+    assert db(tmp_path).execute("select count(*) from instances").fetchone()[0] == 0
+    kept = sorted((tmp_path / "data" / "quarantine").rglob("*.bin"))
+    assert len(kept) == 2 and all(p.stat().st_size > 0 for p in kept)
+
+
+def test_too_large_file_and_zip_member(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    files = study_files(tmp_path, 56, n=2)
+    limit = min(f.stat().st_size for f in files) + 1
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "huge.dcm").write_bytes(files[0].read_bytes() + b"\x00" * limit)
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("BOMB", b"\x00" * (limit * 50))  # compresses to almost nothing
+        zf.write(files[1], "OK.DCM")
+    monkeypatch.setenv("IMX_INGEST__MAX_INSTANCE_BYTES", str(limit))
+    code, lines = run(tmp_path, str(big), str(archive))
+    assert code == 1
+    by_file = {x["file"].rsplit("/", 1)[-1]: (x["status"], x["reason"]) for x in lines}
+    assert by_file == {"huge.dcm": ("rejected", "too-large"),
+                       "bomb.zip!BOMB": ("rejected", "too-large"),
+                       "bomb.zip!OK.DCM": ("stored", "")}
+    assert db(tmp_path).execute("select count(*) from instances").fetchone()[0] == 1
+    sidecars = [json.loads(p.read_text()) for p in (tmp_path / "data" / "quarantine").rglob("*.json")]
+    assert sorted(s["reason"] for s in sidecars) == ["too-large", "too-large"]

@@ -15,7 +15,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 from rich.console import Console
@@ -32,12 +32,14 @@ from rich.table import Table
 from imx.cli.options import ConfigOption, settings_from
 from imx.dicom.dicomdir import files_from_dicomdir
 from imx.services.context import NodeServices
-from imx.services.ingest import IngestResult, IngestStatus
+from imx.services.ingest import IngestResult, IngestService, IngestStatus
 
 _CONCURRENCY = 4
-# Zip members are extracted one at a time to a temp file; a member claiming more than this
-# is refused (zip bomb guard) before any byte is written.
-_MAX_MEMBER_BYTES = 4 * 1024 * 1024 * 1024
+
+
+class _OneFile(Protocol):
+    async def __call__(self, f: Path | None, display: str | None = None,
+                       result: IngestResult | None = None) -> None: ...
 
 
 def discover(path: Path) -> Iterator[Path]:
@@ -56,7 +58,8 @@ def discover(path: Path) -> Iterator[Path]:
             yield p
 
 
-async def _import_paths(services: NodeServices, paths: list[Path], *, as_json: bool) -> Counter[str]:
+async def _import_paths(services: NodeServices, paths: list[Path], *,
+                        as_json: bool) -> Counter[str]:
     counts: Counter[str] = Counter()
     sem = asyncio.Semaphore(_CONCURRENCY)
     files = [f for p in paths for f in discover(p)]
@@ -68,15 +71,21 @@ async def _import_paths(services: NodeServices, paths: list[Path], *, as_json: b
         task = progress.add_task("files", total=len(files))
         byte_task = progress.add_task("bytes", total=total_bytes, visible=False)
 
-        async def one(f: Path, display: str | None = None) -> None:
-            async with sem:
-                result = await services.ingest.ingest_file(f, source=f"import:{display or f.name}")
-            _report(result, display or str(f), counts, as_json=as_json)
-            progress.advance(byte_task, f.stat().st_size if f.exists() else 0)
+        async def one(f: Path | None, display: str | None = None,
+                      result: IngestResult | None = None) -> None:
+            if result is None and f is not None:
+                size = f.stat().st_size if f.exists() else 0
+                async with sem:
+                    result = await services.ingest.ingest_file(
+                        f, source=f"import:{display or f.name}")
+                progress.advance(byte_task, size)
+            if result is not None:
+                _report(result, display or str(f), counts, as_json=as_json)
 
         async def handle(f: Path) -> None:
             if zipfile.is_zipfile(f):
-                await _import_zip(f, one)
+                await _import_zip(f, one, services.ingest,
+                                  services.settings.ingest.max_instance_bytes)
             else:
                 await one(f)
             progress.advance(task)
@@ -86,27 +95,44 @@ async def _import_paths(services: NodeServices, paths: list[Path], *, as_json: b
     return counts
 
 
-async def _import_zip(archive: Path, one) -> None:  # type: ignore[no-untyped-def]
+async def _import_zip(archive: Path, one: _OneFile, ingest: IngestService,
+                      max_member_bytes: int) -> None:
+    """Stream members one at a time through a temp file (never the whole archive in RAM).
+
+    Zip bomb guard: a member whose declared or actual size exceeds the instance limit is
+    rejected as ``too-large`` without writing more than the limit to disk.
+    """
     with zipfile.ZipFile(archive) as zf, tempfile.TemporaryDirectory() as tmp:
         for info in zf.infolist():
             if info.is_dir():
                 continue
-            if info.file_size > _MAX_MEMBER_BYTES:
-                continue
+            display = f"{archive.name}!{info.filename}"
             target = Path(tmp) / f"member-{info.CRC:08x}-{len(info.filename)}"
-            with zf.open(info) as src, target.open("wb") as dst:
-                copied = 0
-                while chunk := src.read(1 << 20):
-                    copied += len(chunk)
-                    if copied > _MAX_MEMBER_BYTES:
-                        break
-                    dst.write(chunk)
-            await one(target, f"{archive.name}!{info.filename}")
+            too_large = info.file_size > max_member_bytes
+            if not too_large:
+                with zf.open(info) as src, target.open("wb") as dst:
+                    copied = 0
+                    while chunk := src.read(1 << 20):
+                        copied += len(chunk)
+                        if copied > max_member_bytes:
+                            too_large = True
+                            break
+                        dst.write(chunk)
+            if too_large:
+                target.unlink(missing_ok=True)
+                result = await ingest.reject_input(
+                    reason="too-large", detail="zip member larger than ingest.max_instance_bytes",
+                    source=f"import:{display}")
+                await one(None, display, result)
+                continue
+            await one(target, display, None)
             target.unlink(missing_ok=True)
 
 
 def _report(result: IngestResult, name: str, counts: Counter[str], *, as_json: bool) -> None:
-    key = result.status.value if result.status is not IngestStatus.REJECTED else f"rejected:{result.reason}"
+    key = result.status.value
+    if result.status is IngestStatus.REJECTED:
+        key = f"rejected:{result.reason}"
     counts[key] += 1
     if as_json:
         sys.stdout.write(json.dumps({"file": name, "status": result.status.value,
@@ -119,7 +145,8 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(paths: Annotated[list[Path], typer.Argument(exists=True)],
                 config: ConfigOption = None,
-                as_json: Annotated[bool, typer.Option("--json", help="One JSON line per file.")] = False,
+                as_json: Annotated[bool, typer.Option(
+                    "--json", help="One JSON line per file, after it is committed.")] = False,
                 ) -> None:
         """Import DICOM files, folders, zip files or a CD/DVD (DICOMDIR) into the node."""
         from imx.runtime import open_node  # composition root; keeps `imx --help` light

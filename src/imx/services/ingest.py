@@ -171,7 +171,7 @@ class IngestService:
             sop, key = self._index_queue.popleft()
             try:
                 await self._index_header(sop, key)
-            except Exception:  # noqa: BLE001 - readers compute it on demand instead
+            except Exception:
                 log.exception("header indexing failed")
 
     async def instance_json(self, inst: InstanceRecord) -> bytes:
@@ -224,8 +224,18 @@ class IngestService:
         for listener in self._listeners:
             try:
                 await listener.instance_stored(item, result)
-            except Exception:  # noqa: BLE001 - a listener must never fail an ingest
+            except Exception:
                 log.exception("ingest listener failed", extra={"listener": type(listener).__name__})
+
+    async def reject_input(self, *, reason: str, detail: str, source: str,
+                           data: bytes | None = None,
+                           source_path: Path | None = None) -> IngestResult:
+        """Reject an input a door refused before parsing it (e.g. an oversized zip member).
+
+        Quarantined like any rejection; ``detail`` must be PHI-free.
+        """
+        exc = RejectedInstanceError(detail, reason=reason)
+        return await self._reject(data, source_path, exc, source)
 
     async def _reject(self, data: bytes | None, source_path: Path | None,
                       exc: RejectedInstanceError, source: str) -> IngestResult:
