@@ -39,7 +39,9 @@ class Index:
             for key in blocking_keys_prepared(prepared):
                 self.blocks[key].append(person.key)
 
-    def candidates(self, query: PreparedDemographics) -> list[tuple[Hashable, PreparedDemographics]]:
+    def candidates(
+        self, query: PreparedDemographics
+    ) -> list[tuple[Hashable, PreparedDemographics]]:
         keys: set[int] = set()
         for block in blocking_keys_prepared(query):
             keys.update(self.blocks.get(block, ()))
@@ -77,7 +79,10 @@ def run(people: int, queries: int, seed: int) -> dict[str, Any]:
     positives = sum(1 for q in qs if q.expected is not None)
     times_ms.sort()
     return {
-        "seed": seed, "people": people, "queries": queries, "positives": positives,
+        "seed": seed,
+        "people": people,
+        "queries": queries,
+        "positives": positives,
         "precision": tp / (tp + fp) if tp + fp else 1.0,
         "recall": tp / positives if positives else 1.0,
         "counts": dict(counts),

@@ -19,9 +19,17 @@ START, END = "<!-- matching:start -->", "<!-- matching:end -->"
 
 def save_and_render(name: str, results: Any) -> None:
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(
-        {"machine": platform.platform(), "python": platform.python_version(), "results": results},
-        indent=2) + "\n")
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "machine": platform.platform(),
+                "python": platform.python_version(),
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     render()
 
 
@@ -31,10 +39,12 @@ def _load(name: str) -> list[dict[str, Any]]:
 
 
 def _accuracy_rows(results: list[dict[str, Any]]) -> list[str]:
-    rows = ["| seed | role | people | queries (positives) | precision | recall | wrong person | "
-            "false positive | missed: no match / need more / ambiguous / not blocked | "
-            "ms/query mean / p99 | candidates mean / max |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| seed | role | people | queries (positives) | precision | recall | wrong person | "
+        "false positive | missed: no match / need more / ambiguous / not blocked | "
+        "ms/query mean / p99 | candidates mean / max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         c = r["counts"]
         role = "tuning" if r["seed"] == 1 else "held out"
@@ -44,7 +54,8 @@ def _accuracy_rows(results: list[dict[str, Any]]) -> list[str]:
             f"{c.get('false_positive', 0)} | {c.get('missed_no_match', 0)} / "
             f"{c.get('missed_need_more', 0)} / {c.get('missed_ambiguous', 0)} / "
             f"{c.get('missed_not_blocked', 0)} | {r['ms_per_query_mean']:.2f} / "
-            f"{r['ms_per_query_p99']:.2f} | {r['candidates_mean']:.0f} / {r['candidates_max']} |")
+            f"{r['ms_per_query_p99']:.2f} | {r['candidates_mean']:.0f} / {r['candidates_max']} |"
+        )
     for r in results:
         errs = ", ".join(f"{k}: {v}" for k, v in r["errors_by_kind"].items()) or "none"
         rows.append(f"\nErrors by query kind, seed {r['seed']}: {errs}.")
@@ -52,34 +63,48 @@ def _accuracy_rows(results: list[dict[str, Any]]) -> list[str]:
 
 
 def _throughput_rows(results: list[dict[str, Any]]) -> list[str]:
-    rows = ["| people in index | index build s | queries | queries/s (1 core) | p50 ms | p99 ms | "
-            "candidates mean / max |", "|---|---|---|---|---|---|---|"]
-    rows += [f"| {r['people']:,} | {r['build_s']:.0f} | {r['queries']:,} | "
-             f"{r['queries_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-             f"{r['candidates_mean']:.0f} / {r['candidates_max']} |" for r in results]
+    rows = [
+        "| people in index | index build s | queries | queries/s (1 core) | p50 ms | p99 ms | "
+        "candidates mean / max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows += [
+        f"| {r['people']:,} | {r['build_s']:.0f} | {r['queries']:,} | "
+        f"{r['queries_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        f"{r['candidates_mean']:.0f} / {r['candidates_max']} |"
+        for r in results
+    ]
     return rows
 
 
 def render() -> None:
     body = [
-        START, "## Patient matching (XCPD responder MPI core)", "",
+        START,
+        "## Patient matching (XCPD responder MPI core)",
+        "",
         "`imx.matching`: normalisation, blocking, Fellegi-Sunter scoring with default "
         "`MatchWeights`/`MatchThresholds` (match 17, review 12, ambiguity margin 4.5 log2 "
         "units). Population and queries from `imx.matching.population` (seeded). Precision = "
         "correct MATCH / all MATCH answers (a wrong person or a MATCH for an unindexed person "
         "counts against it); recall = correct MATCH / queries for indexed people. Targets: "
         "precision >= 0.999, recall >= 0.97. Weights were tuned on seed 1 only; seed 7 is "
-        "held out.", "",
+        "held out.",
+        "",
         "Accuracy: `.venv/bin/python -m bench.matching_accuracy` (100,000 people, 10,000 "
         "queries, ~20 % true negatives, half of them near misses: unindexed twins, siblings, "
-        "juniors, namesakes).", "",
-        *_accuracy_rows(_load("matching_accuracy")), "",
+        "juniors, namesakes).",
+        "",
+        *_accuracy_rows(_load("matching_accuracy")),
+        "",
         "Throughput: `.venv/bin/python -m bench.matching_throughput` (in-memory blocking "
         "index, one process = one core; per query: normalise, look up blocks, score every "
         "candidate, decide). A real ITI-55 also parses and validates the SOAP/HL7v3 XML, "
         "checks SAML, reads candidates from the database and writes an audit record; those "
-        "costs are not in these numbers.", "",
-        *_throughput_rows(_load("matching_throughput")), "", END,
+        "costs are not in these numbers.",
+        "",
+        *_throughput_rows(_load("matching_throughput")),
+        "",
+        END,
     ]
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     block = "\n".join(body)

@@ -42,7 +42,9 @@ def run(people: int, queries: int, seed: int = 3) -> dict[str, float | int]:
     total_s = time.perf_counter() - begin
     latencies.sort()
     return {
-        "people": people, "queries": queries, "build_s": build_s,
+        "people": people,
+        "queries": queries,
+        "build_s": build_s,
         "queries_per_s": queries / total_s,
         "p50_ms": latencies[len(latencies) // 2],
         "p99_ms": latencies[int(len(latencies) * 0.99)],

@@ -96,7 +96,7 @@ def _requested(
 def decide(
     query: Demographics | PreparedDemographics,
     candidates: Iterable[tuple[Hashable, Demographics | PreparedDemographics]],
-    thresholds: MatchThresholds = MatchThresholds(),  # noqa: B008 - frozen, immutable
+    thresholds: MatchThresholds = MatchThresholds(),
     weights: MatchWeights = DEFAULT_WEIGHTS,
 ) -> MatchDecision:
     """Score every candidate and decide per the XCPD outcome rules.
@@ -126,16 +126,36 @@ def decide(
         elif runner_up is None or result.total > runner_up:
             runner_up = result.total
     if best is None or best.total < thresholds.review:
-        return MatchDecision(outcome=MatchOutcome.NO_MATCH, explanation=best,
-                             candidates_scored=count, runner_up_total=runner_up)
-    common = {"explanation": best, "candidates_scored": count, "runner_up_total": runner_up}
-    if runner_up is not None and runner_up >= best.total - thresholds.ambiguity_margin and (
-        runner_up >= thresholds.review
+        return MatchDecision(
+            outcome=MatchOutcome.NO_MATCH,
+            explanation=best,
+            candidates_scored=count,
+            runner_up_total=runner_up,
+        )
+    outcome, key, codes = _outcome(q, best, best_key, runner_up, thresholds, weights)
+    return MatchDecision(
+        outcome=outcome,
+        patient_key=key,
+        explanation=best,
+        detected_issues=codes,
+        candidates_scored=count,
+        runner_up_total=runner_up,
+    )
+
+
+def _outcome(
+    q: PreparedDemographics,
+    best: ScoreExplanation,
+    best_key: Hashable | None,
+    runner_up: float | None,
+    thresholds: MatchThresholds,
+    weights: MatchWeights,
+) -> tuple[MatchOutcome, Hashable | None, tuple[str, ...]]:
+    if runner_up is not None and runner_up >= max(
+        best.total - thresholds.ambiguity_margin, thresholds.review
     ):
-        return MatchDecision(outcome=MatchOutcome.AMBIGUOUS,
-                             detected_issues=(ANSWER_NOT_AVAILABLE,), **common)  # type: ignore[arg-type]
+        return MatchOutcome.AMBIGUOUS, None, (ANSWER_NOT_AVAILABLE,)
     if best.total >= thresholds.match:
-        return MatchDecision(outcome=MatchOutcome.MATCH, patient_key=best_key, **common)  # type: ignore[arg-type]
+        return MatchOutcome.MATCH, best_key, ()
     codes = _requested(q, best, thresholds.match - best.total, weights)
-    return MatchDecision(outcome=MatchOutcome.NEED_MORE if codes else MatchOutcome.NO_MATCH,
-                         detected_issues=codes, **common)  # type: ignore[arg-type]
+    return (MatchOutcome.NEED_MORE if codes else MatchOutcome.NO_MATCH), None, codes

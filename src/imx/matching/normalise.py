@@ -40,12 +40,38 @@ _NON_ALNUM = re.compile(r"[^0-9A-Z]+")
 _SUFFIXES = frozenset({"JR", "SR", "II", "III", "IV", "V", "JNR", "SNR"})
 # USPS Publication 28 Appendix C1 (street suffixes) and directionals; the common ones only.
 _STREET_WORDS = {
-    "STREET": "ST", "STR": "ST", "AVENUE": "AVE", "AV": "AVE", "AVEN": "AVE", "ROAD": "RD",
-    "DRIVE": "DR", "DRV": "DR", "LANE": "LN", "BOULEVARD": "BLVD", "BOUL": "BLVD",
-    "COURT": "CT", "PLACE": "PL", "TERRACE": "TER", "CIRCLE": "CIR", "HIGHWAY": "HWY",
-    "PARKWAY": "PKWY", "SQUARE": "SQ", "TRAIL": "TRL", "WAY": "WAY", "APARTMENT": "APT",
-    "SUITE": "STE", "NORTH": "N", "SOUTH": "S", "EAST": "E", "WEST": "W", "NORTHEAST": "NE",
-    "NORTHWEST": "NW", "SOUTHEAST": "SE", "SOUTHWEST": "SW", "NUMBER": "", "NO": "",
+    "STREET": "ST",
+    "STR": "ST",
+    "AVENUE": "AVE",
+    "AV": "AVE",
+    "AVEN": "AVE",
+    "ROAD": "RD",
+    "DRIVE": "DR",
+    "DRV": "DR",
+    "LANE": "LN",
+    "BOULEVARD": "BLVD",
+    "BOUL": "BLVD",
+    "COURT": "CT",
+    "PLACE": "PL",
+    "TERRACE": "TER",
+    "CIRCLE": "CIR",
+    "HIGHWAY": "HWY",
+    "PARKWAY": "PKWY",
+    "SQUARE": "SQ",
+    "TRAIL": "TRL",
+    "WAY": "WAY",
+    "APARTMENT": "APT",
+    "SUITE": "STE",
+    "NORTH": "N",
+    "SOUTH": "S",
+    "EAST": "E",
+    "WEST": "W",
+    "NORTHEAST": "NE",
+    "NORTHWEST": "NW",
+    "SOUTHEAST": "SE",
+    "SOUTHWEST": "SW",
+    "NUMBER": "",
+    "NO": "",
 }
 
 
@@ -65,8 +91,22 @@ def fold(text: str) -> str:
     return _NON_ALNUM.sub(" ", ascii_only).strip()
 
 
-_EXTRA_FOLD = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "æ": "ae",
-                             "Æ": "AE", "đ": "d", "Đ": "D", "ı": "i", "'": "", "’": ""})
+_EXTRA_FOLD = str.maketrans(
+    {
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "æ": "ae",
+        "Æ": "AE",
+        "đ": "d",
+        "Đ": "D",
+        "ı": "i",
+        "'": "",
+        "’": "",
+    }
+)
 
 
 def name_tokens(text: str) -> tuple[str, ...]:

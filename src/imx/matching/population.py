@@ -46,8 +46,10 @@ class Query:
 class _Draw:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self._cum = {id(seq): list(accumulate(1 / (i + 3) for i in range(len(seq))))
-                     for seq in (MALE, FEMALE, _FAMILY)}
+        self._cum = {
+            id(seq): list(accumulate(1 / (i + 3) for i in range(len(seq))))
+            for seq in (MALE, FEMALE, _FAMILY)
+        }
 
     def skewed(self, seq: tuple[str, ...]) -> str:
         return self.rng.choices(seq, cum_weights=self._cum[id(seq)])[0]
@@ -75,23 +77,29 @@ def _household(draw: _Draw, hid: int, start: int, today_year: int) -> list[Perso
     family = draw.skewed(_FAMILY)
     lines, city, state, zip5 = draw.address()
     phone = draw.phone()
-    base = {"family_name": family, "address_lines": lines, "city": city, "state": state,
-            "postal_code": zip5, "telecom": (phone,)}
+    base = Demographics(
+        family_name=family,
+        address_lines=lines,
+        city=city,
+        state=state,
+        postal_code=zip5,
+        telecom=(phone,),
+    )
     people: list[Demographics] = []
     parent_year = rng.randint(today_year - 85, today_year - 20)
     father = draw.given("M")
     for sex in ("M", "F")[: rng.choice((1, 2, 2))]:
         given = father if sex == "M" else draw.given("F")
-        people.append(Demographics(given_names=(given,), sex=sex, birth_date=draw.birth_date(
-            parent_year + rng.randint(-3, 3)), **base))
+        born = draw.birth_date(parent_year + rng.randint(-3, 3))
+        people.append(replace(base, given_names=(given,), sex=sex, birth_date=born))
     child_year = parent_year + rng.randint(20, 38)
     for _ in range(rng.choice((0, 0, 1, 2, 3))):
         if child_year > today_year - 1:
             break
         sex = rng.choice("MF")
         given = father if sex == "M" and rng.random() < 0.06 else draw.given(sex)  # Jr
-        people.append(Demographics(given_names=(given,), sex=sex,
-                                   birth_date=draw.birth_date(child_year), **base))
+        born = draw.birth_date(child_year)
+        people.append(replace(base, given_names=(given,), sex=sex, birth_date=born))
         if rng.random() < 0.04:  # twin: same birth date, other given name, maybe other sex
             tsex = rng.choice("MF")
             twin = draw.given(tsex)
@@ -119,7 +127,7 @@ def generate_population(size: int, *, seed: int, today_year: int = 2025) -> list
     Returns:
         People keyed ``0..size-1``.
     """
-    draw = _Draw(random.Random(seed))
+    draw = _Draw(random.Random(seed))  # noqa: S311 - synthetic data, not crypto
     people: list[Person] = []
     hid = 0
     while len(people) < size:
@@ -129,7 +137,9 @@ def generate_population(size: int, *, seed: int, today_year: int = 2025) -> list
 
 
 def _same_name(a: str, b: str) -> bool:
-    return bool(nickname_groups(fold(a).replace(" ", "")) & nickname_groups(fold(b).replace(" ", "")))
+    return bool(
+        nickname_groups(fold(a).replace(" ", "")) & nickname_groups(fold(b).replace(" ", ""))
+    )
 
 
 def _typo(rng: random.Random, text: str) -> str:
@@ -177,32 +187,68 @@ def _variant(kind: str, d: Demographics, draw: _Draw) -> Demographics | None:  #
         b = d.birth_date
         return None if b is None or b.day > 18 else replace(d, birth_date=b.replace(day=b.day + 10))
     if kind == "missing_fields":
-        return replace(d, sex=rng.choice(("", d.sex)), address_lines=(), city="", state="",
-                       postal_code="", telecom=(), identifiers=())
+        return replace(
+            d,
+            sex=rng.choice(("", d.sex)),
+            address_lines=(),
+            city="",
+            state="",
+            postal_code="",
+            telecom=(),
+            identifiers=(),
+        )
     if kind == "married":
         if d.sex != "F":
             return None
         return replace(d, family_name=draw.skewed(_FAMILY), identifiers=())
     if kind == "moved":
         lines, city, state, zip5 = draw.address()
-        return replace(d, address_lines=lines, city=city, state=state, postal_code=zip5,
-                       telecom=(draw.phone(),))
+        return replace(
+            d,
+            address_lines=lines,
+            city=city,
+            state=state,
+            postal_code=zip5,
+            telecom=(draw.phone(),),
+        )
     if kind == "hyphenated":
         return replace(d, family_name=f"{d.family_name}-{draw.skewed(_FAMILY)}")
     if kind == "name_order":
         return replace(d, given_names=(d.family_name,), family_name=first)
     if kind == "formatting":
-        return replace(d, given_names=(first.upper(),), family_name=d.family_name.lower() + " ",
-                       address_lines=tuple(a.replace("Street", "St.").replace("Avenue", "Ave")
-                                           for a in d.address_lines))
+        return replace(
+            d,
+            given_names=(first.upper(),),
+            family_name=d.family_name.lower() + " ",
+            address_lines=tuple(
+                a.replace("Street", "St.").replace("Avenue", "Ave") for a in d.address_lines
+            ),
+        )
     raise ValueError(kind)
 
 
-_POSITIVE_KINDS = ("exact", "typo_given", "typo_family", "typo_both", "nickname",
-                   "swapped_day_month", "dob_typo", "missing_fields", "married", "moved",
-                   "hyphenated", "name_order", "formatting")
-_NEGATIVE_KINDS = ("stranger", "unindexed_twin", "unindexed_sibling", "unindexed_junior",
-                   "same_name_other_dob")
+_POSITIVE_KINDS = (
+    "exact",
+    "typo_given",
+    "typo_family",
+    "typo_both",
+    "nickname",
+    "swapped_day_month",
+    "dob_typo",
+    "missing_fields",
+    "married",
+    "moved",
+    "hyphenated",
+    "name_order",
+    "formatting",
+)
+_NEGATIVE_KINDS = (
+    "stranger",
+    "unindexed_twin",
+    "unindexed_sibling",
+    "unindexed_junior",
+    "same_name_other_dob",
+)
 
 
 def _negative(kind: str, d: Demographics, draw: _Draw) -> Demographics:
@@ -214,22 +260,45 @@ def _negative(kind: str, d: Demographics, draw: _Draw) -> Demographics:
     if kind == "stranger":
         lines, city, state, zip5 = draw.address()
         sex = rng.choice("MF")
-        return Demographics(given_names=(draw.given(sex),), family_name=draw.skewed(_FAMILY),
-                            sex=sex, birth_date=draw.birth_date(rng.randint(1940, 2020)),
-                            address_lines=lines, city=city, state=state, postal_code=zip5,
-                            telecom=(draw.phone(),))
+        return Demographics(
+            given_names=(draw.given(sex),),
+            family_name=draw.skewed(_FAMILY),
+            sex=sex,
+            birth_date=draw.birth_date(rng.randint(1940, 2020)),
+            address_lines=lines,
+            city=city,
+            state=state,
+            postal_code=zip5,
+            telecom=(draw.phone(),),
+        )
     if kind == "unindexed_twin":
         return replace(d, given_names=(other,), identifiers=(), sex=rng.choice(("", "M", "F")))
     if kind == "unindexed_sibling":
-        return replace(d, given_names=(other,), identifiers=(),
-                       birth_date=b + dt.timedelta(days=rng.choice((-1, 1)) * rng.randint(400, 2000)))
+        return replace(
+            d,
+            given_names=(other,),
+            identifiers=(),
+            birth_date=b + dt.timedelta(days=rng.choice((-1, 1)) * rng.randint(400, 2000)),
+        )
     if kind == "unindexed_junior":
-        return replace(d, identifiers=(), birth_date=b.replace(year=b.year + rng.randint(20, 35))
-                       if b.month != 2 or b.day != 29 else b.replace(year=b.year + 28))
+        return replace(
+            d,
+            identifiers=(),
+            birth_date=b.replace(year=b.year + rng.randint(20, 35))
+            if b.month != 2 or b.day != 29
+            else b.replace(year=b.year + 28),
+        )
     lines, city, state, zip5 = draw.address()
-    return replace(d, identifiers=(), birth_date=draw.birth_date(b.year + rng.randint(-30, 30)),
-                   address_lines=lines, city=city, state=state, postal_code=zip5,
-                   telecom=(draw.phone(),))
+    return replace(
+        d,
+        identifiers=(),
+        birth_date=draw.birth_date(b.year + rng.randint(-30, 30)),
+        address_lines=lines,
+        city=city,
+        state=state,
+        postal_code=zip5,
+        telecom=(draw.phone(),),
+    )
 
 
 def generate_queries(
@@ -250,10 +319,16 @@ def generate_queries(
     Returns:
         ``count`` queries.
     """
-    draw = _Draw(random.Random(seed))
+    draw = _Draw(random.Random(seed))  # noqa: S311 - synthetic data, not crypto
     rng = draw.rng
-    taken = {(fold(" ".join(p.demographics.given_names[:1])), fold(p.demographics.family_name),
-              p.demographics.birth_date) for p in people}
+    taken = {
+        (
+            fold(" ".join(p.demographics.given_names[:1])),
+            fold(p.demographics.family_name),
+            p.demographics.birth_date,
+        )
+        for p in people
+    }
     out: list[Query] = []
     while len(out) < count:
         person = rng.choice(people)

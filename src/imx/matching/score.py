@@ -32,10 +32,17 @@ def _close_name(a: str, b: str, cutoff: float) -> bool:
         return True
     return min(len(a), len(b)) >= 3 and max(len(a), len(b)) >= 4 and _osa(a, b) <= 1
 
+
 _DEFAULT_LEVELS: dict[str, dict[str, float]] = {
     "identifier": {"agree": 14.0, "conflict_ssn": -20.0, "conflict": -6.0},
-    "given": {"exact": 6.0, "nickname": 3.0, "close": 4.0, "initial": 1.5, "swapped": 5.0,
-              "disagree": -9.0},
+    "given": {
+        "exact": 6.0,
+        "nickname": 3.0,
+        "close": 4.0,
+        "initial": 1.5,
+        "swapped": 5.0,
+        "disagree": -9.0,
+    },
     "family": {"exact": 6.0, "partial": 4.5, "close": 4.0, "swapped": 5.0, "disagree": -3.0},
     "birth_date": {"exact": 8.0, "transposed": 4.0, "close": 2.5, "disagree": -12.0},
     "sex": {"agree": 0.5, "disagree": -6.0},
@@ -161,7 +168,8 @@ def _one_digit_slip(a: int, b: int, width: int) -> bool:
     diff = [i for i in range(width) if x[i] != y[i]]
     if len(diff) == 1:
         return True
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]] and x[diff[1]] == y[diff[0]]
+    i, j = diff if len(diff) == 2 else (0, 0)
+    return j == i + 1 and x[i] == y[j] and x[j] == y[i]
 
 
 def _address_level(q: PreparedDemographics, c: PreparedDemographics, w: MatchWeights) -> str:
@@ -214,11 +222,20 @@ def score(
         ("birth_date", _date_level(query.birth_date, candidate.birth_date)),
         ("sex", _simple_level(query.sex, candidate.sex, agree=sex_agrees)),
         ("address", _address_level(query, candidate, weights)),
-        ("telecom", _simple_level(query.phones, candidate.phones,
-                                  agree=bool(query.phones & candidate.phones))),
-        ("mothers_maiden_name", _simple_level(
-            query.mothers_maiden_name, candidate.mothers_maiden_name,
-            agree=query.mothers_maiden_name == candidate.mothers_maiden_name)),
+        (
+            "telecom",
+            _simple_level(
+                query.phones, candidate.phones, agree=bool(query.phones & candidate.phones)
+            ),
+        ),
+        (
+            "mothers_maiden_name",
+            _simple_level(
+                query.mothers_maiden_name,
+                candidate.mothers_maiden_name,
+                agree=query.mothers_maiden_name == candidate.mothers_maiden_name,
+            ),
+        ),
     )
     fields = tuple(FieldScore(name, level, weights.weight(name, level)) for name, level in levels)
     return ScoreExplanation(sum(f.weight for f in fields), fields)

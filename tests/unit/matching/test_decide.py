@@ -27,8 +27,14 @@ def test_typical_variants_match() -> None:
         variant(birth_date=dt.date(1980, 3, 4), identifiers=()),
         variant(family_name="Martinez", identifiers=()),
         variant(family_name="Smith", identifiers=()),  # married, same address and phone
-        variant(sex="", address_lines=(), postal_code="", telecom=(), identifiers=(),
-                family_name="martinez lopez"),
+        variant(
+            sex="",
+            address_lines=(),
+            postal_code="",
+            telecom=(),
+            identifiers=(),
+            family_name="martinez lopez",
+        ),
         variant(given_names=("Martínez-López",), family_name="Alice", identifiers=()),
     ]
     for query in variants:
@@ -65,8 +71,9 @@ def test_two_close_candidates_are_ambiguous() -> None:
 
 def test_borderline_asks_for_the_missing_demographics() -> None:
     # Nickname-ish first initial and transposed birth date: not enough alone.
-    query = Demographics(given_names=("A",), family_name="Martinez-Lopez",
-                         birth_date=dt.date(1980, 3, 4), sex="F")
+    query = Demographics(
+        given_names=("A",), family_name="Martinez-Lopez", birth_date=dt.date(1980, 3, 4), sex="F"
+    )
     decision = decide(query, [("alice", ALICE)])
     assert decision.outcome is MatchOutcome.NEED_MORE, decision.to_dict()
     assert "PatientAddressRequested" in decision.detected_issues
@@ -76,8 +83,9 @@ def test_borderline_asks_for_the_missing_demographics() -> None:
 
 
 def test_borderline_without_sex_requests_gender() -> None:
-    query = variant(given_names=("A",), sex="", identifiers=(), birth_date=dt.date(1980, 3, 4),
-                    telecom=())
+    query = variant(
+        given_names=("A",), sex="", identifiers=(), birth_date=dt.date(1980, 3, 4), telecom=()
+    )
     thresholds = MatchThresholds(match=17.5, review=10.0)
     decision = decide(query, [("alice", ALICE)], thresholds)
     assert decision.outcome is MatchOutcome.NEED_MORE
@@ -86,8 +94,9 @@ def test_borderline_without_sex_requests_gender() -> None:
 
 def test_no_candidates_and_low_scores_are_no_match() -> None:
     assert decide(ALICE, []).outcome is MatchOutcome.NO_MATCH
-    stranger = Demographics(given_names=("Zed",), family_name="Quux",
-                            birth_date=dt.date(2001, 1, 1))
+    stranger = Demographics(
+        given_names=("Zed",), family_name="Quux", birth_date=dt.date(2001, 1, 1)
+    )
     decision = decide(stranger, [("alice", ALICE)])
     assert decision.outcome is MatchOutcome.NO_MATCH and decision.detected_issues == ()
 

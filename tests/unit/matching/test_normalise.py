@@ -55,15 +55,20 @@ def test_known_given_names() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "digits"),
-    [("tel:+1-217-555-0100", "2175550100"), ("(217) 555 0100", "2175550100"),
-     ("mailto:a@b.org", ""), ("12", "")],
+    [
+        ("tel:+1-217-555-0100", "2175550100"),
+        ("(217) 555 0100", "2175550100"),
+        ("mailto:a@b.org", ""),
+        ("12", ""),
+    ],
 )
 def test_phone_digits(raw: str, digits: str) -> None:
     assert normalise_phone(raw) == digits
 
 
-@pytest.mark.parametrize(("raw", "zip5"), [("62704-1234", "62704"), ("627041234", "62704"),
-                                           ("SW1A 1AA", "SW1A1AA")])
+@pytest.mark.parametrize(
+    ("raw", "zip5"), [("62704-1234", "62704"), ("627041234", "62704"), ("SW1A 1AA", "SW1A1AA")]
+)
 def test_zip5(raw: str, zip5: str) -> None:
     assert normalise_zip(raw) == zip5
 

@@ -8,8 +8,25 @@ from hypothesis import strategies as st
 from imx.matching import Demographics, MatchOutcome, decide, prepare, score
 from imx.matching.score import DEFAULT_WEIGHTS
 
-_names = st.sampled_from(["Alice", "Alcie", "Bob", "Robert", "Bill", "William", "Mary", "Mark",
-                          "José", "Jose", "A", "", "Smith", "Smyth", "García-López"])
+_names = st.sampled_from(
+    [
+        "Alice",
+        "Alcie",
+        "Bob",
+        "Robert",
+        "Bill",
+        "William",
+        "Mary",
+        "Mark",
+        "José",
+        "Jose",
+        "A",
+        "",
+        "Smith",
+        "Smyth",
+        "García-López",
+    ]
+)
 demographics = st.builds(
     Demographics,
     given_names=st.tuples(_names),
@@ -19,8 +36,9 @@ demographics = st.builds(
     address_lines=st.sampled_from([(), ("1 Main St",), ("1 Main Street",), ("9 Elm Rd",)]),
     postal_code=st.sampled_from(["", "62704", "10001"]),
     telecom=st.sampled_from([(), ("555-0100",), ("tel:+1-555-555-0199",)]),
-    identifiers=st.sampled_from([(), (("2.16.840.1.113883.4.1", "1"),),
-                                 (("2.16.840.1.113883.4.1", "2"),)]),
+    identifiers=st.sampled_from(
+        [(), (("2.16.840.1.113883.4.1", "1"),), (("2.16.840.1.113883.4.1", "2"),)]
+    ),
 )
 
 _BOUND = sum(max(map(abs, levels.values())) for levels in DEFAULT_WEIGHTS.levels.values())
@@ -43,8 +61,9 @@ def test_self_score_is_never_negative(a: Demographics) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(demographics, st.lists(demographics, max_size=4))
-def test_match_only_for_a_candidate_and_above_threshold(q: Demographics,
-                                                        cands: list[Demographics]) -> None:
+def test_match_only_for_a_candidate_and_above_threshold(
+    q: Demographics, cands: list[Demographics]
+) -> None:
     decision = decide(q, list(enumerate(cands)))
     if decision.outcome is MatchOutcome.MATCH:
         assert decision.patient_key in range(len(cands))

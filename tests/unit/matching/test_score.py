@@ -16,8 +16,14 @@ def level(query: Demographics, field: str, candidate: Demographics = ALICE) -> s
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [(("Alice",), "exact"), (("ALICE",), "exact"), (("Alcie",), "close"), (("A",), "initial"),
-     (("Bob",), "disagree"), ((), "missing")],
+    [
+        (("Alice",), "exact"),
+        (("ALICE",), "exact"),
+        (("Alcie",), "close"),
+        (("A",), "initial"),
+        (("Bob",), "disagree"),
+        ((), "missing"),
+    ],
 )
 def test_given_levels(given: tuple[str, ...], expected: str) -> None:
     assert level(variant(given_names=given), "given") == expected
@@ -40,8 +46,14 @@ def test_opposite_sex_voids_a_close_given_name() -> None:
 
 @pytest.mark.parametrize(
     ("family", "expected"),
-    [("Martinez-Lopez", "exact"), ("Martinez", "partial"), ("Lopez", "partial"),
-     ("Martinezlopes", "close"), ("Jones", "disagree"), ("", "missing")],
+    [
+        ("Martinez-Lopez", "exact"),
+        ("Martinez", "partial"),
+        ("Lopez", "partial"),
+        ("Martinezlopes", "close"),
+        ("Jones", "disagree"),
+        ("", "missing"),
+    ],
 )
 def test_family_levels(family: str, expected: str) -> None:
     assert level(variant(family_name=family), "family") == expected
@@ -55,26 +67,38 @@ def test_name_order_swap() -> None:
 
 @pytest.mark.parametrize(
     ("date", "expected"),
-    [(dt.date(1980, 4, 3), "exact"), (dt.date(1980, 3, 4), "transposed"),
-     (dt.date(1980, 4, 13), "close"), (dt.date(1981, 4, 3), "close"),
-     (dt.date(2005, 4, 3), "disagree"), (dt.date(1990, 4, 3), "disagree"),
-     (dt.date(1975, 9, 30), "disagree"), (None, "missing")],
+    [
+        (dt.date(1980, 4, 3), "exact"),
+        (dt.date(1980, 3, 4), "transposed"),
+        (dt.date(1980, 4, 13), "close"),
+        (dt.date(1981, 4, 3), "close"),
+        (dt.date(2005, 4, 3), "disagree"),
+        (dt.date(1990, 4, 3), "disagree"),
+        (dt.date(1975, 9, 30), "disagree"),
+        (None, "missing"),
+    ],
 )
 def test_birth_date_levels(date: dt.date | None, expected: str) -> None:
     assert level(variant(birth_date=date), "birth_date") == expected
 
 
-@pytest.mark.parametrize(("sex", "expected"), [("F", "agree"), ("M", "disagree"),
-                                                ("", "missing"), ("UN", "missing")])
+@pytest.mark.parametrize(
+    ("sex", "expected"), [("F", "agree"), ("M", "disagree"), ("", "missing"), ("UN", "missing")]
+)
 def test_sex_levels(sex: str, expected: str) -> None:
     assert level(variant(sex=sex), "sex") == expected
 
 
 @pytest.mark.parametrize(
     ("lines", "zip_code", "expected"),
-    [(("12 N. Main St.",), "62704", "exact"), (("12 North Mian Street",), "62704", "close"),
-     (("99 Elm Road",), "62704", "area"), (("99 Elm Road",), "10001", "disagree"),
-     ((), "62704", "area"), ((), "", "missing")],
+    [
+        (("12 N. Main St.",), "62704", "exact"),
+        (("12 North Mian Street",), "62704", "close"),
+        (("99 Elm Road",), "62704", "area"),
+        (("99 Elm Road",), "10001", "disagree"),
+        ((), "62704", "area"),
+        ((), "", "missing"),
+    ],
 )
 def test_address_levels(lines: tuple[str, ...], zip_code: str, expected: str) -> None:
     assert level(variant(address_lines=lines, postal_code=zip_code, city=""), "address") == expected
@@ -108,8 +132,16 @@ def test_mothers_maiden_name() -> None:
 def test_explanation_is_serialisable_and_has_no_values() -> None:
     explanation = score(prepare(variant(given_names=("Alcie",))), prepare(ALICE))
     as_dict = explanation.to_dict()
-    assert set(as_dict["fields"]) == {"identifier", "given", "family", "birth_date", "sex",
-                                      "address", "telecom", "mothers_maiden_name"}
+    assert set(as_dict["fields"]) == {
+        "identifier",
+        "given",
+        "family",
+        "birth_date",
+        "sex",
+        "address",
+        "telecom",
+        "mothers_maiden_name",
+    }
     assert as_dict["fields"]["given"] == {"level": "close", "weight": 4.0}
     assert as_dict["total"] == pytest.approx(sum(f.weight for f in explanation.fields))
     text = repr(as_dict).upper()
