@@ -171,3 +171,34 @@ def test_move_to_known_and_unknown_destination(node: NodeThread, study, dest_por
     finally:
         server.shutdown()
     assert sorted(received) == sorted(d.SOPInstanceUID for d in study[:4])
+
+
+def test_get_without_an_acceptable_transfer_syntax_fails_each_sub_operation(
+    node: NodeThread, study
+) -> None:
+    # The SCU accepts CT only as JPEG Baseline; stored files are uncompressed and are sent
+    # unchanged or not at all, so every sub-operation fails: final 0xA702 when all failed
+    # (0xB000 when only some did; PS3.4 C.4.3.1.4), with the failed UIDs listed.
+    received: list[str] = []
+
+    def on_store(event):  # type: ignore[no-untyped-def]
+        received.append(event.request.AffectedSOPInstanceUID)
+        return 0x0000
+
+    ae = AE(ae_title="GETSCU")
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
+    ae.add_requested_context(CTImageStorage, ["1.2.840.10008.1.2.4.50"])
+    a = ae.associate("127.0.0.1", node.dimse_port, ae_title="IMX",
+                     ext_neg=[build_role(CTImageStorage, scp_role=True)],
+                     evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    ident = pydicom.Dataset()
+    ident.QueryRetrieveLevel = "SERIES"
+    ident.StudyInstanceUID = study[0].StudyInstanceUID
+    ident.SeriesInstanceUID = study[0].SeriesInstanceUID
+    final, failed = list(a.send_c_get(ident, StudyRootQueryRetrieveInformationModelGet))[-1]
+    a.release()
+    assert received == []
+    assert final.Status == 0xA702
+    assert sorted(failed.FailedSOPInstanceUIDList) == sorted(d.SOPInstanceUID for d in study[:4])
+    assert final.NumberOfFailedSuboperations == 4
+    assert final.NumberOfCompletedSuboperations == 0
