@@ -46,21 +46,30 @@ class RecordingAuditSink:
     async def record(self, record: AuditRecord) -> None:
         self.records.append(record)
 
-    async def list_events(self, *, limit: int = 100, offset: int = 0,
-                          event: str | None = None) -> list[AuditRecord]:
+    async def list_events(
+        self, *, limit: int = 100, offset: int = 0, event: str | None = None
+    ) -> list[AuditRecord]:
         """Newest first, like ``SqlAuditSink.list_events``."""
         found = [r for r in reversed(self.records) if event is None or r.event == event]
-        return found[offset:offset + limit]
+        return found[offset : offset + limit]
 
 
 class InMemoryQuarantine:
     def __init__(self) -> None:
         self.kept: list[dict[str, object]] = []
 
-    async def keep(self, *, data: bytes | None, source_path: Path | None, reason: str,
-                   detail: str, source: str) -> Path:
-        self.kept.append({"data": data, "source_path": source_path, "reason": reason,
-                          "detail": detail, "source": source})
+    async def keep(
+        self, *, data: bytes | None, source_path: Path | None, reason: str, detail: str, source: str
+    ) -> Path:
+        self.kept.append(
+            {
+                "data": data,
+                "source_path": source_path,
+                "reason": reason,
+                "detail": detail,
+                "source": source,
+            }
+        )
         return Path(f"/quarantine/{len(self.kept)}")
 
 
@@ -68,8 +77,14 @@ class InMemoryBlobStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    def key_for(self, *, study_instance_uid: str, series_instance_uid: str,
-                sop_instance_uid: str, sha256: str) -> str:
+    def key_for(
+        self,
+        *,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        sha256: str,
+    ) -> str:
         for uid in (study_instance_uid, series_instance_uid, sop_instance_uid):
             if not is_valid_uid(uid):
                 raise MalformedMessageError("invalid UID in blob key")
@@ -80,8 +95,11 @@ class InMemoryBlobStore:
     @staticmethod
     def _check(key: str) -> None:
         # Same rule as FileBlobStore._path: relative, no traversal, no hidden/temp parts.
-        if (not _KEY.match(key) or ".." in key.split("/")
-                or any(part.startswith(".") for part in key.split("/"))):
+        if (
+            not _KEY.match(key)
+            or ".." in key.split("/")
+            or any(part.startswith(".") for part in key.split("/"))
+        ):
             raise MalformedMessageError("invalid blob key")
 
     async def put_bytes(self, key: str, data: bytes) -> None:
@@ -98,7 +116,7 @@ class InMemoryBlobStore:
     async def open_chunks(self, key: str, *, chunk_bytes: int = 1 << 20) -> AsyncIterator[bytes]:
         data = await self.read_bytes(key)
         for i in range(0, len(data), chunk_bytes):
-            yield data[i:i + chunk_bytes]
+            yield data[i : i + chunk_bytes]
 
     async def read_bytes(self, key: str) -> bytes:
         self._check(key)
@@ -151,8 +169,9 @@ class InMemoryMetadataStore:
     async def store_instance(self, item: StoredInstance, *, replace: bool = True) -> StoreOutcome:
         return (await self.store_instances([item], replace=replace))[0]
 
-    async def store_instances(self, items: Sequence[StoredInstance], *,
-                              replace: bool = True) -> list[StoreOutcome]:
+    async def store_instances(
+        self, items: Sequence[StoredInstance], *, replace: bool = True
+    ) -> list[StoreOutcome]:
         outcomes = []
         for item in items:
             existing = self.instances.get(item.instance.sop_instance_uid)
@@ -161,13 +180,17 @@ class InMemoryMetadataStore:
                 continue
             self.patients[item.patient.patient_id] = item.patient
             self.studies[item.study.study_instance_uid] = dataclasses.replace(
-                item.study, updated_at=item.instance.received_at)
+                item.study, updated_at=item.instance.received_at
+            )
             self.series[item.series.series_instance_uid] = item.series
             previous = self.instances.get(item.instance.sop_instance_uid)
             self.instances[item.instance.sop_instance_uid] = item.instance
             self.instance_json[item.instance.sop_instance_uid] = item.dicom_json
             outcomes.append(StoreOutcome(is_new=previous is None, previous=previous))
-            if previous is not None and previous.study_instance_uid != item.study.study_instance_uid:
+            if (
+                previous is not None
+                and previous.study_instance_uid != item.study.study_instance_uid
+            ):
                 self._refresh(previous.study_instance_uid)
             self._refresh(item.study.study_instance_uid)
         return outcomes
@@ -187,8 +210,11 @@ class InMemoryMetadataStore:
             return
         series = [s for s in self.series.values() if s.study_instance_uid == study_uid]
         self.studies[study_uid] = dataclasses.replace(
-            self.studies[study_uid], number_of_instances=len(insts), number_of_series=len(series),
-            modalities_in_study=tuple(sorted({s.modality for s in series if s.modality})))
+            self.studies[study_uid],
+            number_of_instances=len(insts),
+            number_of_series=len(series),
+            modalities_in_study=tuple(sorted({s.modality for s in series if s.modality})),
+        )
 
     async def delete_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
         inst = self.instances.pop(sop_instance_uid, None)
@@ -217,58 +243,86 @@ class InMemoryMetadataStore:
         return (s.series_number is None, s.series_number or 0, s.series_instance_uid)
 
     async def list_series(self, study_instance_uid: str) -> list[SeriesRecord]:
-        return sorted((s for s in self.series.values() if s.study_instance_uid == study_instance_uid),
-                      key=self._series_key)
+        return sorted(
+            (s for s in self.series.values() if s.study_instance_uid == study_instance_uid),
+            key=self._series_key,
+        )
 
     def _instance_key(self, i: InstanceRecord) -> tuple[object, ...]:
         se = self.series[i.series_instance_uid]
-        return (*self._series_key(se), i.instance_number is None, i.instance_number or 0,
-                i.sop_instance_uid)
+        return (
+            *self._series_key(se),
+            i.instance_number is None,
+            i.instance_number or 0,
+            i.sop_instance_uid,
+        )
 
-    async def list_instances(self, study_instance_uid: str,
-                             series_instance_uid: str | None = None) -> list[InstanceRecord]:
-        out = [i for i in self.instances.values() if i.study_instance_uid == study_instance_uid
-               and (series_instance_uid is None or i.series_instance_uid == series_instance_uid)]
+    async def list_instances(
+        self, study_instance_uid: str, series_instance_uid: str | None = None
+    ) -> list[InstanceRecord]:
+        out = [
+            i
+            for i in self.instances.values()
+            if i.study_instance_uid == study_instance_uid
+            and (series_instance_uid is None or i.series_instance_uid == series_instance_uid)
+        ]
         return sorted(out, key=self._instance_key)
 
     @staticmethod
     def _page(items: list, q: ImagingQuery) -> list:  # type: ignore[type-arg]
-        items = items[q.offset:]
-        return items[:q.limit] if q.limit is not None else items
+        items = items[q.offset :]
+        return items[: q.limit] if q.limit is not None else items
 
     def _patient_ok(self, p: PatientRecord, q: ImagingQuery) -> bool:
         name = q.patient_name
         if q.fuzzy_matching and name and "*" not in name:
             name += "*"
         name_ok = _text_match(p.patient_name, name, fold_case=True) or (
-            q.fuzzy_matching and any(_text_match(part, name, fold_case=True)
-                                     for part in p.patient_name.split("^")[1:]))
-        return (_text_match(p.patient_id.id, q.patient_id) and name_ok
-                and (not q.issuer_of_patient_id or p.patient_id.assigning_authority == q.issuer_of_patient_id)
-                and _date_match(p.birth_date, q.patient_birth_date)
-                and (not q.patient_sex or p.sex == q.patient_sex))
+            q.fuzzy_matching
+            and any(
+                _text_match(part, name, fold_case=True) for part in p.patient_name.split("^")[1:]
+            )
+        )
+        return (
+            _text_match(p.patient_id.id, q.patient_id)
+            and name_ok
+            and (
+                not q.issuer_of_patient_id
+                or p.patient_id.assigning_authority == q.issuer_of_patient_id
+            )
+            and _date_match(p.birth_date, q.patient_birth_date)
+            and (not q.patient_sex or p.sex == q.patient_sex)
+        )
 
     def _study_ok(self, s: StudyRecord, q: ImagingQuery) -> bool:
         p = self.patients[s.patient_id]
-        return (self._patient_ok(p, q)
-                and (not q.study_instance_uids or s.study_instance_uid in q.study_instance_uids)
-                and _date_match(s.study_date, q.study_date)
-                and _text_match(s.accession_number, q.accession_number)
-                and _text_match(s.study_id, q.study_id)
-                and _text_match(s.study_description, q.study_description)
-                and _text_match(s.referring_physician_name, q.referring_physician_name)
-                and (not q.modalities_in_study
-                     or bool(set(q.modalities_in_study) & set(s.modalities_in_study))))
+        return (
+            self._patient_ok(p, q)
+            and (not q.study_instance_uids or s.study_instance_uid in q.study_instance_uids)
+            and _date_match(s.study_date, q.study_date)
+            and _text_match(s.accession_number, q.accession_number)
+            and _text_match(s.study_id, q.study_id)
+            and _text_match(s.study_description, q.study_description)
+            and _text_match(s.referring_physician_name, q.referring_physician_name)
+            and (
+                not q.modalities_in_study
+                or bool(set(q.modalities_in_study) & set(s.modalities_in_study))
+            )
+        )
 
     def _series_ok(self, s: SeriesRecord, q: ImagingQuery) -> bool:
-        return (self._study_ok(self.studies[s.study_instance_uid], q)
-                and (not q.series_instance_uids or s.series_instance_uid in q.series_instance_uids)
-                and _text_match(s.modality, q.modality)
-                and (q.series_number is None or s.series_number == q.series_number))
+        return (
+            self._study_ok(self.studies[s.study_instance_uid], q)
+            and (not q.series_instance_uids or s.series_instance_uid in q.series_instance_uids)
+            and _text_match(s.modality, q.modality)
+            and (q.series_number is None or s.series_number == q.series_number)
+        )
 
     async def find_patients(self, query: ImagingQuery) -> list[PatientRecord]:
-        found = sorted((p for p in self.patients.values() if self._patient_ok(p, query)),
-                       key=lambda p: (p.patient_id.id, p.patient_id.assigning_authority))
+        found = sorted(
+            (p for p in self.patients.values() if self._patient_ok(p, query)),
+            key=lambda p: (p.patient_id.id, p.patient_id.assigning_authority),
+        )
         return self._page(found, query)
 
     async def find_studies(self, query: ImagingQuery) -> list[StudyRecord]:
@@ -278,16 +332,21 @@ class InMemoryMetadataStore:
         return self._page(found, query)
 
     async def find_series(self, query: ImagingQuery) -> list[SeriesRecord]:
-        found = sorted((s for s in self.series.values() if self._series_ok(s, query)),
-                       key=lambda s: (s.study_instance_uid, *self._series_key(s)))
+        found = sorted(
+            (s for s in self.series.values() if self._series_ok(s, query)),
+            key=lambda s: (s.study_instance_uid, *self._series_key(s)),
+        )
         return self._page(found, query)
 
     async def find_instances(self, query: ImagingQuery) -> list[InstanceRecord]:
-        found = [i for i in self.instances.values()
-                 if self._series_ok(self.series[i.series_instance_uid], query)
-                 and (not query.sop_instance_uids or i.sop_instance_uid in query.sop_instance_uids)
-                 and (not query.sop_class_uids or i.sop_class_uid in query.sop_class_uids)
-                 and (query.instance_number is None or i.instance_number == query.instance_number)]
+        found = [
+            i
+            for i in self.instances.values()
+            if self._series_ok(self.series[i.series_instance_uid], query)
+            and (not query.sop_instance_uids or i.sop_instance_uid in query.sop_instance_uids)
+            and (not query.sop_class_uids or i.sop_class_uid in query.sop_class_uids)
+            and (query.instance_number is None or i.instance_number == query.instance_number)
+        ]
         found.sort(key=lambda i: (i.study_instance_uid, *self._instance_key(i)))
         return self._page(found, query)
 
@@ -297,16 +356,25 @@ class InMemoryMetadataStore:
     async def get_document(self, document_unique_id: str) -> DocumentEntry | None:
         return self.documents.get(document_unique_id)
 
-    async def find_documents(self, *, patient_id: PatientId | None = None,
-                             study_instance_uid: str | None = None, kinds: Sequence[str] = (),
-                             entry_uuids: Sequence[str] = ()) -> list[DocumentEntry]:
-        return [e for e in self.documents.values()
-                if (patient_id is None or e.patient_id == patient_id)
-                and (study_instance_uid is None or e.study_instance_uid == study_instance_uid)
-                and (not kinds or e.kind in kinds)
-                and (not entry_uuids or e.entry_uuid in entry_uuids)]
+    async def find_documents(
+        self,
+        *,
+        patient_id: PatientId | None = None,
+        study_instance_uid: str | None = None,
+        kinds: Sequence[str] = (),
+        entry_uuids: Sequence[str] = (),
+    ) -> list[DocumentEntry]:
+        return [
+            e
+            for e in self.documents.values()
+            if (patient_id is None or e.patient_id == patient_id)
+            and (study_instance_uid is None or e.study_instance_uid == study_instance_uid)
+            and (not kinds or e.kind in kinds)
+            and (not entry_uuids or e.entry_uuid in entry_uuids)
+        ]
 
     async def deprecate_document(self, document_unique_id: str) -> None:
         if document_unique_id in self.documents:
             self.documents[document_unique_id] = dataclasses.replace(
-                self.documents[document_unique_id], status=DEPRECATED)
+                self.documents[document_unique_id], status=DEPRECATED
+            )

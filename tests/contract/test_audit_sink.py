@@ -15,14 +15,23 @@ from tests.fakes import RecordingAuditSink
 @pytest.fixture
 async def sink(store: object) -> AsyncIterator[object]:
     # `store` is parametrized in conftest: memory / sqlite / postgres.
-    yield RecordingAuditSink() if type(store).__name__.startswith("InMemory") else SqlAuditSink(store)  # type: ignore[arg-type]
+    yield (
+        RecordingAuditSink() if type(store).__name__.startswith("InMemory") else SqlAuditSink(store)
+    )  # type: ignore[arg-type]
 
 
 def _rec(n: int, event: str = "query") -> AuditRecord:
-    return AuditRecord(event=event, outcome="success", source=f"AE{n}", transaction="ITI-38",
-                       occurred_at=dt.datetime(2026, 3, 1, 12, n, tzinfo=dt.UTC),
-                       patient_ids=(f"P{n}^^^&1.2.3&ISO",), study_instance_uids=("1.2.3",),
-                       detail="d", extra={"k": str(n)})
+    return AuditRecord(
+        event=event,
+        outcome="success",
+        source=f"AE{n}",
+        transaction="ITI-38",
+        occurred_at=dt.datetime(2026, 3, 1, 12, n, tzinfo=dt.UTC),
+        patient_ids=(f"P{n}^^^&1.2.3&ISO",),
+        study_instance_uids=("1.2.3",),
+        detail="d",
+        extra={"k": str(n)},
+    )
 
 
 async def test_list_events_newest_first_with_paging_and_filter(sink) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,12 @@ SHA = hashlib.sha256(b"x").hexdigest()
 
 
 def key(blobs) -> str:  # type: ignore[no-untyped-def]
-    return blobs.key_for(study_instance_uid="1.2.3", series_instance_uid="1.2.3.4",
-                         sop_instance_uid="1.2.3.4.5", sha256=SHA)
+    return blobs.key_for(
+        study_instance_uid="1.2.3",
+        series_instance_uid="1.2.3.4",
+        sop_instance_uid="1.2.3.4.5",
+        sha256=SHA,
+    )
 
 
 async def test_put_read_stream_size_delete(blobs) -> None:
@@ -46,8 +50,9 @@ async def test_put_file(blobs, tmp_path: Path) -> None:
 @pytest.mark.parametrize("uid", ["1.2.03", "../../etc", "1.2.3/4", "", "1." + "2" * 70])
 def test_key_for_rejects_invalid_uids(blobs, uid: str) -> None:
     with pytest.raises(MalformedMessageError):
-        blobs.key_for(study_instance_uid=uid, series_instance_uid="1.2", sop_instance_uid="1.2.3",
-                      sha256=SHA)
+        blobs.key_for(
+            study_instance_uid=uid, series_instance_uid="1.2", sop_instance_uid="1.2.3", sha256=SHA
+        )
 
 
 @pytest.mark.parametrize("bad", ["../outside.dcm", "a/../../b", "/etc/passwd", "a\\b"])
@@ -58,7 +63,9 @@ async def test_traversal_is_rejected(blobs, bad: str) -> None:
         await blobs.read_bytes(bad)
 
 
-async def test_failed_write_leaves_no_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_write_leaves_no_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blobs = FileBlobStore(tmp_path / "blobs")
     k = key(blobs)
     import os
@@ -90,8 +97,12 @@ async def test_overwrite_is_atomic_and_temp_files_are_never_objects(tmp_path: Pa
 @pytest.mark.parametrize("sha", ["", "ab" * 31, SHA.upper(), "g" * 64, SHA + "0"])
 def test_key_for_rejects_invalid_sha256(blobs, sha: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MalformedMessageError):
-        blobs.key_for(study_instance_uid="1.2.3", series_instance_uid="1.2.3.4",
-                      sop_instance_uid="1.2.3.4.5", sha256=sha)
+        blobs.key_for(
+            study_instance_uid="1.2.3",
+            series_instance_uid="1.2.3.4",
+            sop_instance_uid="1.2.3.4.5",
+            sha256=sha,
+        )
 
 
 def test_key_shape(blobs) -> None:  # type: ignore[no-untyped-def]

@@ -18,11 +18,28 @@ STUDY = QueryLevel.STUDY
 async def _fill(store) -> None:  # type: ignore[no-untyped-def]
     items = [stored(instance=i) for i in (3, 1, 2)]
     items += [stored(series=2, instance=1, modality="SR")]
-    items += [stored(patient="P2", name="Ó Briain^Zoë", birth=dt.date(1975, 4, 12), study=2,
-                     modality="MR", study_date=dt.date(2023, 12, 24), accession="ACC2",
-                     description="MR BRAIN")]
-    items += [stored(patient="P3", name="Smith^John", study=3, study_date=None, accession="A_3%",
-                     description="XR")]
+    items += [
+        stored(
+            patient="P2",
+            name="Ó Briain^Zoë",
+            birth=dt.date(1975, 4, 12),
+            study=2,
+            modality="MR",
+            study_date=dt.date(2023, 12, 24),
+            accession="ACC2",
+            description="MR BRAIN",
+        )
+    ]
+    items += [
+        stored(
+            patient="P3",
+            name="Smith^John",
+            study=3,
+            study_date=None,
+            accession="A_3%",
+            description="XR",
+        )
+    ]
     await store.store_instances(items)
 
 
@@ -73,26 +90,41 @@ async def test_patient_upsert_updates_demographics(store) -> None:
     assert p.patient_name == "Doe-Smith^Jane" and p.birth_date == dt.date(1980, 2, 15)
 
 
-@pytest.mark.parametrize("query, expected", [
-    (ImagingQuery(level=STUDY), {1, 2, 3}),
-    (ImagingQuery(level=STUDY, patient_id="P2"), {2}),
-    (ImagingQuery(level=STUDY, patient_id="P*"), {1, 2, 3}),
-    (ImagingQuery(level=STUDY, patient_name="doe*"), {1}),  # case-insensitive PN
-    (ImagingQuery(level=STUDY, patient_name="O BRIAIN*"), {2}),  # accent-insensitive
-    (ImagingQuery(level=STUDY, patient_name="Sm?th^John"), {3}),
-    (ImagingQuery(level=STUDY, patient_name="John", fuzzy_matching=True), {3}),
-    (ImagingQuery(level=STUDY, study_date=DateRange(start=dt.date(2024, 1, 1))), {1}),
-    (ImagingQuery(level=STUDY, study_date=DateRange(end=dt.date(2023, 12, 31))), {2}),
-    (ImagingQuery(level=STUDY, study_date=DateRange(start=dt.date(2023, 12, 24), end=dt.date(2023, 12, 24))), {2}),
-    (ImagingQuery(level=STUDY, accession_number="A_3%"), {3}),  # literal _ and %: no LIKE leak
-    (ImagingQuery(level=STUDY, accession_number="ACC?"), {1, 2}),
-    (ImagingQuery(level=STUDY, modalities_in_study=("SR", "XA")), {1}),
-    (ImagingQuery(level=STUDY, study_instance_uids=(f"{ROOT}.2", f"{ROOT}.3")), {2, 3}),
-    (ImagingQuery(level=STUDY, study_description="*BRAIN"), {2}),
-    (ImagingQuery(level=STUDY, patient_birth_date=DateRange(start=dt.date(1975, 4, 12), end=dt.date(1975, 4, 12))), {2}),
-    (ImagingQuery(level=STUDY, patient_sex="F", patient_id="P1"), {1}),
-    (ImagingQuery(level=STUDY, issuer_of_patient_id="9.9.9"), set()),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        (ImagingQuery(level=STUDY), {1, 2, 3}),
+        (ImagingQuery(level=STUDY, patient_id="P2"), {2}),
+        (ImagingQuery(level=STUDY, patient_id="P*"), {1, 2, 3}),
+        (ImagingQuery(level=STUDY, patient_name="doe*"), {1}),  # case-insensitive PN
+        (ImagingQuery(level=STUDY, patient_name="O BRIAIN*"), {2}),  # accent-insensitive
+        (ImagingQuery(level=STUDY, patient_name="Sm?th^John"), {3}),
+        (ImagingQuery(level=STUDY, patient_name="John", fuzzy_matching=True), {3}),
+        (ImagingQuery(level=STUDY, study_date=DateRange(start=dt.date(2024, 1, 1))), {1}),
+        (ImagingQuery(level=STUDY, study_date=DateRange(end=dt.date(2023, 12, 31))), {2}),
+        (
+            ImagingQuery(
+                level=STUDY,
+                study_date=DateRange(start=dt.date(2023, 12, 24), end=dt.date(2023, 12, 24)),
+            ),
+            {2},
+        ),
+        (ImagingQuery(level=STUDY, accession_number="A_3%"), {3}),  # literal _ and %: no LIKE leak
+        (ImagingQuery(level=STUDY, accession_number="ACC?"), {1, 2}),
+        (ImagingQuery(level=STUDY, modalities_in_study=("SR", "XA")), {1}),
+        (ImagingQuery(level=STUDY, study_instance_uids=(f"{ROOT}.2", f"{ROOT}.3")), {2, 3}),
+        (ImagingQuery(level=STUDY, study_description="*BRAIN"), {2}),
+        (
+            ImagingQuery(
+                level=STUDY,
+                patient_birth_date=DateRange(start=dt.date(1975, 4, 12), end=dt.date(1975, 4, 12)),
+            ),
+            {2},
+        ),
+        (ImagingQuery(level=STUDY, patient_sex="F", patient_id="P1"), {1}),
+        (ImagingQuery(level=STUDY, issuer_of_patient_id="9.9.9"), set()),
+    ],
+)
 async def test_study_matching(store, query: ImagingQuery, expected: set[int]) -> None:
     await _fill(store)
     got = {int(s.study_instance_uid.rsplit(".", 1)[1]) for s in await store.find_studies(query)}
@@ -111,11 +143,20 @@ async def test_series_and_instance_matching(store) -> None:
     await _fill(store)
     series = await store.find_series(ImagingQuery(level=QueryLevel.SERIES, modality="SR"))
     assert [s.series_instance_uid for s in series] == [f"{ROOT}.1.2"]
-    inst = await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE, study_instance_uids=(f"{ROOT}.1",),
-                                                   series_instance_uids=(f"{ROOT}.1.1",), instance_number=2))
+    inst = await store.find_instances(
+        ImagingQuery(
+            level=QueryLevel.IMAGE,
+            study_instance_uids=(f"{ROOT}.1",),
+            series_instance_uids=(f"{ROOT}.1.1",),
+            instance_number=2,
+        )
+    )
     assert [i.sop_instance_uid for i in inst] == [f"{ROOT}.1.1.2"]
-    by_class = await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE, patient_id="P2",
-                                                       sop_class_uids=("1.2.840.10008.5.1.4.1.1.2",)))
+    by_class = await store.find_instances(
+        ImagingQuery(
+            level=QueryLevel.IMAGE, patient_id="P2", sop_class_uids=("1.2.840.10008.5.1.4.1.1.2",)
+        )
+    )
     assert len(by_class) == 1
 
 
@@ -130,9 +171,14 @@ async def test_documents(store) -> None:
     await store.put_document(e)
     assert await store.get_document(e.document_unique_id) == e
     assert await store.find_documents(patient_id=e.patient_id) == [e]
-    assert await store.find_documents(patient_id=PatientId(id="nobody", assigning_authority="1.2")) == []
+    assert (
+        await store.find_documents(patient_id=PatientId(id="nobody", assigning_authority="1.2"))
+        == []
+    )
     assert await store.find_documents(entry_uuids=[e.entry_uuid]) == [e]
-    assert await store.find_documents(study_instance_uid=e.study_instance_uid, kinds=["report"]) == []
+    assert (
+        await store.find_documents(study_instance_uid=e.study_instance_uid, kinds=["report"]) == []
+    )
     e2 = dataclasses.replace(e, title="replaced title")
     await store.put_document(e2)
     assert (await store.get_document(e.document_unique_id)).title == "replaced title"
@@ -140,20 +186,36 @@ async def test_documents(store) -> None:
     assert (await store.get_document(e.document_unique_id)).status.endswith("Deprecated")
 
 
-@pytest.mark.parametrize("query, expected", [
-    (ImagingQuery(level=STUDY, accession_number="A_*"), {3}),  # '_' is literal, not LIKE's any-char
-    (ImagingQuery(level=STUDY, accession_number="*%"), {3}),  # '%' is literal, not LIKE's any-string
-    (ImagingQuery(level=STUDY, accession_number="acc*"), set()),  # non-PN wildcard is case-sensitive
-    (ImagingQuery(level=STUDY, accession_number="acc1"), set()),  # non-PN single value is case-sensitive
-    (ImagingQuery(level=STUDY, study_description="ct*"), set()),
-    (ImagingQuery(level=STUDY, patient_name="*"), {1, 2, 3}),  # universal match
-    (ImagingQuery(level=STUDY, patient_name="DOE^JANE"), {1}),  # single value, case-folded PN
-    (ImagingQuery(level=STUDY, patient_name="?oe*"), {1}),
-    (ImagingQuery(level=STUDY, modalities_in_study=("MR",), patient_id="P1"), set()),
-    (ImagingQuery(level=STUDY, study_instance_uids=(f"{ROOT}.9",)), set()),
-])
-async def test_wildcards_are_escaped_and_case_sensitive(store, query: ImagingQuery,
-                                                        expected: set[int]) -> None:
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        (
+            ImagingQuery(level=STUDY, accession_number="A_*"),
+            {3},
+        ),  # '_' is literal, not LIKE's any-char
+        (
+            ImagingQuery(level=STUDY, accession_number="*%"),
+            {3},
+        ),  # '%' is literal, not LIKE's any-string
+        (
+            ImagingQuery(level=STUDY, accession_number="acc*"),
+            set(),
+        ),  # non-PN wildcard is case-sensitive
+        (
+            ImagingQuery(level=STUDY, accession_number="acc1"),
+            set(),
+        ),  # non-PN single value is case-sensitive
+        (ImagingQuery(level=STUDY, study_description="ct*"), set()),
+        (ImagingQuery(level=STUDY, patient_name="*"), {1, 2, 3}),  # universal match
+        (ImagingQuery(level=STUDY, patient_name="DOE^JANE"), {1}),  # single value, case-folded PN
+        (ImagingQuery(level=STUDY, patient_name="?oe*"), {1}),
+        (ImagingQuery(level=STUDY, modalities_in_study=("MR",), patient_id="P1"), set()),
+        (ImagingQuery(level=STUDY, study_instance_uids=(f"{ROOT}.9",)), set()),
+    ],
+)
+async def test_wildcards_are_escaped_and_case_sensitive(
+    store, query: ImagingQuery, expected: set[int]
+) -> None:
     await _fill(store)
     got = {int(s.study_instance_uid.rsplit(".", 1)[1]) for s in await store.find_studies(query)}
     assert got == expected
@@ -215,25 +277,39 @@ async def test_series_and_instance_paging(store) -> None:
     await _fill(store)
     every = await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE))
     assert len(every) == 6
-    pages = [await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE, limit=2, offset=o))
-             for o in (0, 2, 4, 6)]
+    pages = [
+        await store.find_instances(ImagingQuery(level=QueryLevel.IMAGE, limit=2, offset=o))
+        for o in (0, 2, 4, 6)
+    ]
     assert [i for p in pages for i in p] == every and pages[-1] == []
     series = await store.find_series(ImagingQuery(level=QueryLevel.SERIES))
     assert len(series) == 4
-    assert await store.find_series(ImagingQuery(level=QueryLevel.SERIES, offset=1, limit=2)) == series[1:3]
+    assert (
+        await store.find_series(ImagingQuery(level=QueryLevel.SERIES, offset=1, limit=2))
+        == series[1:3]
+    )
 
 
 async def test_documents_filters_and_order(store) -> None:
     e1 = document_entry()
-    e2 = dataclasses.replace(e1, entry_uuid="urn:uuid:00000000-0000-4000-8000-000000000002",
-                             document_unique_id=f"{ROOT}.77", kind="report",
-                             updated_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    e2 = dataclasses.replace(
+        e1,
+        entry_uuid="urn:uuid:00000000-0000-4000-8000-000000000002",
+        document_unique_id=f"{ROOT}.77",
+        kind="report",
+        updated_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+    )
     e1 = dataclasses.replace(e1, updated_at=dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
     await store.put_document(e1)
     await store.put_document(e2)
     assert [e.document_unique_id for e in await store.find_documents()] == [
-        e1.document_unique_id, e2.document_unique_id]
+        e1.document_unique_id,
+        e2.document_unique_id,
+    ]
     assert await store.find_documents(kinds=["report"]) == [e2]
-    assert await store.find_documents(patient_id=e1.patient_id, kinds=["manifest", "report"]) == [e1, e2]
+    assert await store.find_documents(patient_id=e1.patient_id, kinds=["manifest", "report"]) == [
+        e1,
+        e2,
+    ]
     assert await store.get_document("1.2.3.404") is None
     await store.deprecate_document("1.2.3.404")  # unknown: no error

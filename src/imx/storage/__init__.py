@@ -14,8 +14,9 @@ from imx.storage.sql_store import SqlMetadataStore
 __all__ = ["build_blob_store", "build_metadata_store"]
 
 
-async def build_metadata_store(storage: StorageSettings, *,
-                               auto_upgrade: bool = False) -> SqlMetadataStore:
+async def build_metadata_store(
+    storage: StorageSettings, *, auto_upgrade: bool = False
+) -> SqlMetadataStore:
     """Open the metadata store; refuse an out-of-date schema unless ``auto_upgrade``."""
     storage.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(storage.effective_database_url())
@@ -25,8 +26,10 @@ async def build_metadata_store(storage: StorageSettings, *,
         version = await current_version(engine)
         if version < latest_version():
             await engine.dispose()
-            raise StoreError(f"database schema is at version {version}, needs "
-                             f"{latest_version()}: run `imx db upgrade`")
+            raise StoreError(
+                f"database schema is at version {version}, needs "
+                f"{latest_version()}: run `imx db upgrade`"
+            )
     return SqlMetadataStore(engine, create_write_engine(storage.effective_database_url()))
 
 

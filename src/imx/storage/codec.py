@@ -11,8 +11,14 @@ from imx.model.audit import AuditRecord
 from imx.model.document import Code, DocumentEntry
 from imx.model.identifiers import PatientId
 
-__all__ = ["audit_from_json", "audit_to_json", "document_from_json", "document_to_json",
-           "ids_from_json", "ids_to_json"]
+__all__ = [
+    "audit_from_json",
+    "audit_to_json",
+    "document_from_json",
+    "document_to_json",
+    "ids_from_json",
+    "ids_to_json",
+]
 
 
 def _default(value: object) -> object:
@@ -43,8 +49,14 @@ def document_to_json(entry: DocumentEntry) -> str:
 
 def document_from_json(text: str) -> DocumentEntry:
     d = json.loads(text)
-    for name in ("class_code", "type_code", "format_code", "confidentiality_code",
-                 "healthcare_facility_type_code", "practice_setting_code"):
+    for name in (
+        "class_code",
+        "type_code",
+        "format_code",
+        "confidentiality_code",
+        "healthcare_facility_type_code",
+        "practice_setting_code",
+    ):
         d[name] = _code(d[name])
     d["event_codes"] = tuple(_code(c) for c in d["event_codes"])
     d["patient_id"] = _pid(d["patient_id"])

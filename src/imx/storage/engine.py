@@ -48,8 +48,11 @@ def create_write_engine(url: str) -> sa.Engine:
         if sync_url.startswith("postgresql://"):
             sync_url = "postgresql+psycopg://" + sync_url.removeprefix("postgresql://")
         return sa.create_engine(sync_url, pool_size=4, max_overflow=4, pool_pre_ping=True)
-    engine = sa.create_engine(sync_url, connect_args={"timeout": 30, "check_same_thread": False},
-                              poolclass=sa.pool.StaticPool)
+    engine = sa.create_engine(
+        sync_url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        poolclass=sa.pool.StaticPool,
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:

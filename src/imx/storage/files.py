@@ -36,8 +36,14 @@ class FileBlobStore:
     def root(self) -> Path:
         return self._root
 
-    def key_for(self, *, study_instance_uid: str, series_instance_uid: str,
-                sop_instance_uid: str, sha256: str) -> str:
+    def key_for(
+        self,
+        *,
+        study_instance_uid: str,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        sha256: str,
+    ) -> str:
         for uid in (study_instance_uid, series_instance_uid, sop_instance_uid):
             if not is_valid_uid(uid):
                 raise MalformedMessageError("invalid UID in blob key")
@@ -46,8 +52,11 @@ class FileBlobStore:
         return f"{study_instance_uid}/{series_instance_uid}/{sop_instance_uid}.{sha256[:12]}.dcm"
 
     def _path(self, key: str) -> Path:
-        if (not _KEY.match(key) or ".." in key.split("/")
-                or any(part.startswith(TEMP_PREFIX) for part in key.split("/"))):
+        if (
+            not _KEY.match(key)
+            or ".." in key.split("/")
+            or any(part.startswith(TEMP_PREFIX) for part in key.split("/"))
+        ):
             raise MalformedMessageError("invalid blob key")
         path = self._root / key
         if self._root not in path.parents:
@@ -78,7 +87,7 @@ class FileBlobStore:
                     fh.flush()
                     if self._fsync:
                         os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            tmp.replace(path)
             self._fsync_dir(path.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):

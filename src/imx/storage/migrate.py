@@ -37,8 +37,11 @@ def _upgrade(connection: sa.Connection) -> list[int]:
         if int(m.VERSION) <= done:
             continue
         m.upgrade(connection)
-        connection.execute(schema.schema_version.insert().values(
-            version=int(m.VERSION), name=m.NAME, applied_at=dt.datetime.now(dt.UTC)))
+        connection.execute(
+            schema.schema_version.insert().values(
+                version=int(m.VERSION), name=m.NAME, applied_at=dt.datetime.now(dt.UTC)
+            )
+        )
         applied.append(int(m.VERSION))
     return applied
 

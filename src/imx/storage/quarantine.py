@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -38,14 +37,19 @@ class FileQuarantine:
         sidecar = day / f"{ident}.json"
         tmp = day / f".{ident}.json.tmp"
         tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        os.replace(tmp, sidecar)
+        tmp.replace(sidecar)
         return target
 
-    async def keep(self, *, data: bytes | None, source_path: Path | None, reason: str,
-                   detail: str, source: str) -> Path:
-        meta = {"reason": reason, "detail": detail, "source": source,
-                "original_name": source_path.name if source_path is not None else "",
-                "quarantined_at": dt.datetime.now(dt.UTC).isoformat()}
+    async def keep(
+        self, *, data: bytes | None, source_path: Path | None, reason: str, detail: str, source: str
+    ) -> Path:
+        meta = {
+            "reason": reason,
+            "detail": detail,
+            "source": source,
+            "original_name": source_path.name if source_path is not None else "",
+            "quarantined_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
         return await anyio.to_thread.run_sync(self._keep, data, source_path, meta)
 
     def list_reasons(self) -> list[dict[str, str]]:

@@ -12,14 +12,16 @@ __all__ = ["metadata"]
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 patients = sa.Table(
-    "patients", metadata,
+    "patients",
+    metadata,
     sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("patient_id", sa.String(64), nullable=False),
     sa.Column("issuer", sa.String(256), nullable=False, default=""),
@@ -34,7 +36,8 @@ sa.Index("ix_patients_name_norm", patients.c.patient_name_norm)
 sa.Index("ix_patients_birth_date", patients.c.birth_date)
 
 studies = sa.Table(
-    "studies", metadata,
+    "studies",
+    metadata,
     sa.Column("study_instance_uid", sa.String(64), primary_key=True),
     sa.Column("patient_pk", sa.Integer, sa.ForeignKey("patients.pk"), nullable=False),
     sa.Column("study_date", sa.Date, nullable=True),
@@ -54,10 +57,15 @@ sa.Index("ix_studies_date", studies.c.study_date)
 sa.Index("ix_studies_accession", studies.c.accession_number)
 
 series = sa.Table(
-    "series", metadata,
+    "series",
+    metadata,
     sa.Column("series_instance_uid", sa.String(64), primary_key=True),
-    sa.Column("study_instance_uid", sa.String(64), sa.ForeignKey("studies.study_instance_uid"),
-              nullable=False),
+    sa.Column(
+        "study_instance_uid",
+        sa.String(64),
+        sa.ForeignKey("studies.study_instance_uid"),
+        nullable=False,
+    ),
     sa.Column("modality", sa.String(16), nullable=False, default=""),
     sa.Column("series_number", sa.Integer, nullable=True),
     sa.Column("series_description", sa.String(200), nullable=False, default=""),
@@ -67,11 +75,16 @@ series = sa.Table(
 sa.Index("ix_series_study", series.c.study_instance_uid)
 
 instances = sa.Table(
-    "instances", metadata,
+    "instances",
+    metadata,
     sa.Column("sop_instance_uid", sa.String(64), primary_key=True),
     sa.Column("sop_class_uid", sa.String(64), nullable=False),
-    sa.Column("series_instance_uid", sa.String(64), sa.ForeignKey("series.series_instance_uid"),
-              nullable=False),
+    sa.Column(
+        "series_instance_uid",
+        sa.String(64),
+        sa.ForeignKey("series.series_instance_uid"),
+        nullable=False,
+    ),
     sa.Column("study_instance_uid", sa.String(64), nullable=False),
     sa.Column("transfer_syntax_uid", sa.String(64), nullable=False),
     sa.Column("blob_key", sa.String(400), nullable=False),
@@ -88,7 +101,8 @@ sa.Index("ix_instances_series", instances.c.series_instance_uid, instances.c.ins
 sa.Index("ix_instances_study", instances.c.study_instance_uid)
 
 documents = sa.Table(
-    "documents", metadata,
+    "documents",
+    metadata,
     sa.Column("document_unique_id", sa.String(64), primary_key=True),
     sa.Column("entry_uuid", sa.String(64), nullable=False, unique=True),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -103,7 +117,8 @@ sa.Index("ix_documents_patient", documents.c.patient_id, documents.c.patient_iss
 sa.Index("ix_documents_study", documents.c.study_instance_uid)
 
 audit_events = sa.Table(
-    "audit_events", metadata,
+    "audit_events",
+    metadata,
     sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("event", sa.String(80), nullable=False),

@@ -25,9 +25,13 @@ class SqlAuditSink:
 
     async def record(self, record: AuditRecord) -> None:
         stmt = A.insert().values(
-            occurred_at=record.occurred_at, event=record.event, outcome=record.outcome,
-            source=record.source[:200], transaction=record.transaction[:40],
-            payload=audit_to_json(record))
+            occurred_at=record.occurred_at,
+            event=record.event,
+            outcome=record.outcome,
+            source=record.source[:200],
+            transaction=record.transaction[:40],
+            payload=audit_to_json(record),
+        )
         try:
             await self._store.write(lambda conn: conn.execute(stmt))
         except StoreError:
@@ -35,8 +39,9 @@ class SqlAuditSink:
             # logged loudly (the trust issue adds a buffered, retried syslog sink).
             log.exception("audit record could not be stored", extra={"event": record.event})
 
-    async def list_events(self, *, limit: int = 100, offset: int = 0,
-                          event: str | None = None) -> list[AuditRecord]:
+    async def list_events(
+        self, *, limit: int = 100, offset: int = 0, event: str | None = None
+    ) -> list[AuditRecord]:
         stmt = sa.select(A.c.payload).order_by(A.c.pk.desc()).limit(limit).offset(offset)
         if event is not None:
             stmt = stmt.where(A.c.event == event)

@@ -12,7 +12,7 @@ from imx.storage.text import fold, wildcard_to_like
 
 __all__ = ["instance_filters", "patient_filters", "series_filters", "study_filters"]
 
-P, ST, SE, I = schema.patients, schema.studies, schema.series, schema.instances
+P, ST, SE, IN = schema.patients, schema.studies, schema.series, schema.instances
 
 
 def _text(column: sa.ColumnElement[str], value: str) -> sa.ColumnElement[bool] | None:
@@ -32,16 +32,21 @@ def _name(value: str, *, fuzzy: bool) -> sa.ColumnElement[bool] | None:
     if fuzzy and "*" not in pattern:
         pattern = pattern + "*"
     if "*" in pattern or "?" in pattern:
-        clause = P.c.patient_name_norm.like(wildcard_to_like(pattern), escape="\\")
+        clause: sa.ColumnElement[bool] = P.c.patient_name_norm.like(
+            wildcard_to_like(pattern), escape="\\"
+        )
         if fuzzy:
             # any component may start with the value: "^JOHN*" style match
-            clause = sa.or_(clause, P.c.patient_name_norm.like(
-                "%^" + wildcard_to_like(pattern), escape="\\"))
+            clause = sa.or_(
+                clause, P.c.patient_name_norm.like("%^" + wildcard_to_like(pattern), escape="\\")
+            )
         return clause
     return P.c.patient_name_norm == pattern
 
 
-def _dates(column: sa.ColumnElement[object], rng: DateRange | None) -> sa.ColumnElement[bool] | None:
+def _dates(
+    column: sa.ColumnElement[object], rng: DateRange | None
+) -> sa.ColumnElement[bool] | None:
     if rng is None or (rng.start is None and rng.end is None):
         return None
     parts = []
@@ -61,43 +66,54 @@ def _keep(clauses: list[sa.ColumnElement[bool] | None]) -> list[sa.ColumnElement
 
 
 def patient_filters(q: ImagingQuery) -> list[sa.ColumnElement[bool]]:
-    return _keep([
-        _text(P.c.patient_id, q.patient_id),
-        (P.c.issuer == q.issuer_of_patient_id) if q.issuer_of_patient_id else None,
-        _name(q.patient_name, fuzzy=q.fuzzy_matching),
-        _dates(P.c.birth_date, q.patient_birth_date),
-        (P.c.sex == q.patient_sex) if q.patient_sex else None,
-    ])
+    return _keep(
+        [
+            _text(P.c.patient_id, q.patient_id),
+            (P.c.issuer == q.issuer_of_patient_id) if q.issuer_of_patient_id else None,
+            _name(q.patient_name, fuzzy=q.fuzzy_matching),
+            _dates(P.c.birth_date, q.patient_birth_date),
+            (P.c.sex == q.patient_sex) if q.patient_sex else None,
+        ]
+    )
 
 
 def study_filters(q: ImagingQuery) -> list[sa.ColumnElement[bool]]:
-    clauses = patient_filters(q) + _keep([
-        _uids(ST.c.study_instance_uid, q.study_instance_uids),
-        _dates(ST.c.study_date, q.study_date),
-        _text(ST.c.accession_number, q.accession_number),
-        _text(ST.c.study_id, q.study_id),
-        _text(ST.c.study_description, q.study_description),
-        _text(ST.c.referring_physician_name, q.referring_physician_name),
-    ])
+    clauses = patient_filters(q) + _keep(
+        [
+            _uids(ST.c.study_instance_uid, q.study_instance_uids),
+            _dates(ST.c.study_date, q.study_date),
+            _text(ST.c.accession_number, q.accession_number),
+            _text(ST.c.study_id, q.study_id),
+            _text(ST.c.study_description, q.study_description),
+            _text(ST.c.referring_physician_name, q.referring_physician_name),
+        ]
+    )
     if q.modalities_in_study:
         # ModalitiesInStudy matches if any series has one of the values (PS3.4 C.6.2.1.2).
-        clauses.append(sa.exists().where(
-            SE.c.study_instance_uid == ST.c.study_instance_uid,
-            SE.c.modality.in_(list(q.modalities_in_study))))
+        clauses.append(
+            sa.exists().where(
+                SE.c.study_instance_uid == ST.c.study_instance_uid,
+                SE.c.modality.in_(list(q.modalities_in_study)),
+            )
+        )
     return clauses
 
 
 def series_filters(q: ImagingQuery) -> list[sa.ColumnElement[bool]]:
-    return study_filters(q) + _keep([
-        _uids(SE.c.series_instance_uid, q.series_instance_uids),
-        _text(SE.c.modality, q.modality),
-        (SE.c.series_number == q.series_number) if q.series_number is not None else None,
-    ])
+    return study_filters(q) + _keep(
+        [
+            _uids(SE.c.series_instance_uid, q.series_instance_uids),
+            _text(SE.c.modality, q.modality),
+            (SE.c.series_number == q.series_number) if q.series_number is not None else None,
+        ]
+    )
 
 
 def instance_filters(q: ImagingQuery) -> list[sa.ColumnElement[bool]]:
-    return series_filters(q) + _keep([
-        _uids(I.c.sop_instance_uid, q.sop_instance_uids),
-        _uids(I.c.sop_class_uid, q.sop_class_uids),
-        (I.c.instance_number == q.instance_number) if q.instance_number is not None else None,
-    ])
+    return series_filters(q) + _keep(
+        [
+            _uids(IN.c.sop_instance_uid, q.sop_instance_uids),
+            _uids(IN.c.sop_class_uid, q.sop_class_uids),
+            (IN.c.instance_number == q.instance_number) if q.instance_number is not None else None,
+        ]
+    )

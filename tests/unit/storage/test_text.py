@@ -11,14 +11,17 @@ from imx.storage.text import fold, wildcard_to_like
 from tests.fakes import FakeClock
 
 
-@pytest.mark.parametrize("pattern, like", [
-    ("DOE*", "DOE%"),
-    ("D?E", "D_E"),
-    ("A_1", "A\\_1"),
-    ("100%", "100\\%"),
-    ("a\\b*", "a\\\\b%"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "pattern, like",
+    [
+        ("DOE*", "DOE%"),
+        ("D?E", "D_E"),
+        ("A_1", "A\\_1"),
+        ("100%", "100\\%"),
+        ("a\\b*", "a\\\\b%"),
+        ("", ""),
+    ],
+)
 def test_wildcard_to_like_escapes_like_metacharacters(pattern: str, like: str) -> None:
     assert wildcard_to_like(pattern) == like
 

@@ -16,6 +16,9 @@ __all__ = ["all_migrations"]
 
 def all_migrations() -> list[ModuleType]:
     """Every migration module, ordered by VERSION."""
-    mods = [importlib.import_module(f"{__name__}.{m.name}")
-            for m in pkgutil.iter_modules(__path__) if m.name.startswith("m")]
+    mods = [
+        importlib.import_module(f"{__name__}.{m.name}")
+        for m in pkgutil.iter_modules(__path__)
+        if m.name.startswith("m")
+    ]
     return sorted(mods, key=lambda m: int(m.VERSION))
