@@ -4,7 +4,9 @@ rendered. Whole studies stream one instance at a time straight from the blob sto
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 import anyio
@@ -70,6 +72,20 @@ async def _instances(services: NodeServices, request: Request) -> list[InstanceR
     return insts
 
 
+_SMALL_BYTES = 1 << 20
+
+
+def _read_if_small(path: Path) -> bytes | None:
+    """The whole file if it is at most ``_SMALL_BYTES`` (bigger ones are streamed)."""
+    try:
+        with path.open("rb") as fh:
+            if os.fstat(fh.fileno()).st_size > _SMALL_BYTES:
+                return None
+            return fh.read()
+    except FileNotFoundError as exc:
+        raise NotFoundError("blob not found") from exc
+
+
 def _multipart_type(part_type: str, boundary: str) -> str:
     return f'multipart/related; type="{part_type}"; boundary={boundary}'
 
@@ -90,6 +106,13 @@ async def retrieve_instances(request: Request, services: NodeServices) -> Respon
             data = await services.blobs.read_bytes(inst.blob_key)
             yield await anyio.to_thread.run_sync(transcode_part10, data, wanted)
             return
+        path = services.blobs.local_path(inst.blob_key)
+        if path is not None:
+            # Small files in one worker-thread hop (open+read+close), not four.
+            small = await anyio.to_thread.run_sync(_read_if_small, path)
+            if small is not None:
+                yield small
+                return
         # BlobStore.open_chunks is an async generator; the port declares it ``async def``.
         chunks = cast("AsyncIterator[bytes]", services.blobs.open_chunks(inst.blob_key))
         async for chunk in chunks:
