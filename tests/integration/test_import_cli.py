@@ -23,8 +23,17 @@ def config(tmp_path: Path) -> Path:
 
 
 def study_files(tmp_path: Path, seed: int, n: int = 4) -> list[Path]:
-    return write_study(tmp_path / f"src{seed}", generate_study(
-        generate_patients(seed, 1)[0], seed=seed, series_count=1, instances_per_series=n, rows=16, columns=16))
+    return write_study(
+        tmp_path / f"src{seed}",
+        generate_study(
+            generate_patients(seed, 1)[0],
+            seed=seed,
+            series_count=1,
+            instances_per_series=n,
+            rows=16,
+            columns=16,
+        ),
+    )
 
 
 def db(tmp_path: Path) -> sqlite3.Connection:
@@ -77,7 +86,9 @@ def test_cd_with_dicomdir(tmp_path: Path) -> None:
 def test_bad_files_quarantined_store_unchanged(tmp_path: Path) -> None:
     good = study_files(tmp_path, 54, n=2)
     run(tmp_path, str(good[0].parent))
-    before = db(tmp_path).execute("select sop_instance_uid, sha256 from instances order by 1").fetchall()
+    before = (
+        db(tmp_path).execute("select sop_instance_uid, sha256 from instances order by 1").fetchall()
+    )
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "notdicom.dcm").write_bytes(b"hello" * 100)
@@ -88,9 +99,13 @@ def test_bad_files_quarantined_store_unchanged(tmp_path: Path) -> None:
     code, lines = run(tmp_path, str(bad))
     assert code == 1
     assert sorted(x["reason"] for x in lines) == ["conflict", "not-dicom", "truncated"]
-    after = db(tmp_path).execute("select sop_instance_uid, sha256 from instances order by 1").fetchall()
+    after = (
+        db(tmp_path).execute("select sop_instance_uid, sha256 from instances order by 1").fetchall()
+    )
     assert after == before
-    sidecars = [json.loads(p.read_text()) for p in (tmp_path / "data" / "quarantine").rglob("*.json")]
+    sidecars = [
+        json.loads(p.read_text()) for p in (tmp_path / "data" / "quarantine").rglob("*.json")
+    ]
     assert sorted(s["reason"] for s in sidecars) == ["conflict", "not-dicom", "truncated"]
     assert all("Changed" not in json.dumps(s) for s in sidecars)  # no PHI in reasons
 
@@ -142,9 +157,13 @@ def test_too_large_file_and_zip_member(tmp_path: Path, monkeypatch) -> None:  # 
     code, lines = run(tmp_path, str(big), str(archive))
     assert code == 1
     by_file = {x["file"].rsplit("/", 1)[-1]: (x["status"], x["reason"]) for x in lines}
-    assert by_file == {"huge.dcm": ("rejected", "too-large"),
-                       "bomb.zip!BOMB": ("rejected", "too-large"),
-                       "bomb.zip!OK.DCM": ("stored", "")}
+    assert by_file == {
+        "huge.dcm": ("rejected", "too-large"),
+        "bomb.zip!BOMB": ("rejected", "too-large"),
+        "bomb.zip!OK.DCM": ("stored", ""),
+    }
     assert db(tmp_path).execute("select count(*) from instances").fetchone()[0] == 1
-    sidecars = [json.loads(p.read_text()) for p in (tmp_path / "data" / "quarantine").rglob("*.json")]
+    sidecars = [
+        json.loads(p.read_text()) for p in (tmp_path / "data" / "quarantine").rglob("*.json")
+    ]
     assert sorted(s["reason"] for s in sidecars) == ["too-large", "too-large"]

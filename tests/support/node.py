@@ -18,8 +18,9 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
     manifests = {"debounce_s": 0.0, **overrides.pop("manifests", {})}
     dimse = {"port": 0, **overrides.pop("dimse", {})}
     http = {"port": 0, **overrides.pop("http", {})}
-    return load_settings(None, storage=storage, manifests=manifests, dimse=dimse, http=http,
-                         **overrides)
+    return load_settings(
+        None, storage=storage, manifests=manifests, dimse=dimse, http=http, **overrides
+    )
 
 
 @contextlib.asynccontextmanager

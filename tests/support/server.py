@@ -58,8 +58,9 @@ class NodeThread:
 
                 dimse_server = DimseServer(services, loop=asyncio.get_running_loop())
                 self.dimse_port = dimse_server.start()
-            config = uvicorn.Config(build_app(services), host="127.0.0.1", port=0,
-                                    log_level="warning", lifespan="off")
+            config = uvicorn.Config(
+                build_app(services), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+            )
             self._server = uvicorn.Server(config)
             serve = asyncio.create_task(self._server.serve())
             while not self._server.started:
@@ -92,7 +93,9 @@ class NodeThread:
 
 
 @contextlib.contextmanager
-def running_node(tmp_path: Path, *, with_dimse: bool = False, **overrides: Any) -> Iterator[NodeThread]:
+def running_node(
+    tmp_path: Path, *, with_dimse: bool = False, **overrides: Any
+) -> Iterator[NodeThread]:
     node = NodeThread(test_settings(tmp_path, **overrides), dimse=with_dimse).start()
     try:
         yield node

@@ -1,4 +1,4 @@
-"""Ingest: stored / duplicate / conflict policy / every bad-input reason, store untouched on reject."""
+"""Ingest: stored, duplicate, conflict policy, every bad-input reason; store untouched on reject."""
 
 from __future__ import annotations
 
@@ -12,17 +12,28 @@ from pydicom.data import get_testdata_file
 
 from imx.services.ingest import IngestService, IngestStatus
 from imx.settings import IngestSettings, NodeSettings
-from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryMetadataStore, InMemoryQuarantine, RecordingAuditSink
+from tests.fakes import (
+    FakeClock,
+    InMemoryBlobStore,
+    InMemoryMetadataStore,
+    InMemoryQuarantine,
+    RecordingAuditSink,
+)
 
 CT = Path(get_testdata_file("CT_small.dcm")).read_bytes()
 
 
 def make(on_conflict: str = "reject", max_bytes: int = 10_000_000):  # type: ignore[no-untyped-def]
     metadata, blobs, q = InMemoryMetadataStore(), InMemoryBlobStore(), InMemoryQuarantine()
-    svc = IngestService(metadata=metadata, blobs=blobs, quarantine=q, audit=RecordingAuditSink(),
-                        clock=FakeClock(), settings=IngestSettings(on_conflict=on_conflict,
-                                                                   max_instance_bytes=max_bytes),
-                        node=NodeSettings())
+    svc = IngestService(
+        metadata=metadata,
+        blobs=blobs,
+        quarantine=q,
+        audit=RecordingAuditSink(),
+        clock=FakeClock(),
+        settings=IngestSettings(on_conflict=on_conflict, max_instance_bytes=max_bytes),
+        node=NodeSettings(),
+    )
     return svc, metadata, blobs, q
 
 
@@ -59,7 +70,7 @@ async def test_store_then_duplicate_is_a_noop() -> None:
 
 
 async def test_conflict_rejected_by_default_keeps_first_copy() -> None:
-    svc, metadata, blobs, q = make()
+    svc, _metadata, blobs, q = make()
     await svc.ingest_bytes(CT, source="test")
     before = dict(blobs.objects)
     changed = mutate(PatientName="Changed^Name")
@@ -79,16 +90,19 @@ async def test_conflict_replace_policy_keeps_newest_and_drops_old_blob() -> None
     assert blobs.objects == {inst.blob_key: changed}
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"this is not dicom at all" * 10, "not-dicom"),
-    (CT[:1000], "truncated"),
-    (CT[:-50], "truncated"),
-    (mutate(SOPInstanceUID=None), "missing-uid"),
-    (mutate(StudyInstanceUID=None), "missing-uid"),
-    (mutate(SeriesInstanceUID="1.2.03.4"), "invalid-uid"),
-    (mutate(StudyInstanceUID="../../../etc/passwd"), "invalid-uid"),
-    (mutate(StudyInstanceUID="1." + "2" * 80), "invalid-uid"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"this is not dicom at all" * 10, "not-dicom"),
+        (CT[:1000], "truncated"),
+        (CT[:-50], "truncated"),
+        (mutate(SOPInstanceUID=None), "missing-uid"),
+        (mutate(StudyInstanceUID=None), "missing-uid"),
+        (mutate(SeriesInstanceUID="1.2.03.4"), "invalid-uid"),
+        (mutate(StudyInstanceUID="../../../etc/passwd"), "invalid-uid"),
+        (mutate(StudyInstanceUID="1." + "2" * 80), "invalid-uid"),
+    ],
+)
 async def test_bad_input_rejected_with_reason_and_store_unchanged(data: bytes, reason: str) -> None:
     svc, metadata, blobs, q = make()
     ok = await svc.ingest_bytes(CT, source="test")
@@ -113,7 +127,7 @@ async def test_too_large_is_rejected_before_parsing(tmp_path: Path) -> None:
 
 
 async def test_listener_failure_does_not_fail_ingest() -> None:
-    svc, metadata, _, _ = make()
+    svc, _metadata, _, _ = make()
 
     class Boom:
         async def instance_stored(self, stored, result) -> None:  # type: ignore[no-untyped-def]
@@ -129,3 +143,89 @@ async def test_listener_failure_does_not_fail_ingest() -> None:
     svc.add_listener(Ok())
     r = await svc.ingest_bytes(CT, source="test")
     assert r.status is IngestStatus.STORED and seen == [IngestStatus.STORED]
+
+
+async def test_cstore_door_keeps_received_dataset_bytes() -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    ds = pydicom.dcmread(io.BytesIO(CT))
+    buf = DicomBytesIO()
+    buf.is_little_endian, buf.is_implicit_VR = True, True
+    write_dataset(buf, ds)
+    raw = bytes(buf.getvalue())
+    meta = Dataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    svc, metadata, blobs, _ = make()
+    r = await svc.ingest_dataset(meta, raw, source="AE:MODALITY")
+    assert r.status is IngestStatus.STORED and r.transfer_syntax_uid == "1.2.840.10008.1.2"
+    inst = await metadata.get_instance(ds.SOPInstanceUID)
+    assert inst is not None and blobs.objects[inst.blob_key].endswith(raw)  # no re-encode
+
+
+async def test_cstore_door_without_transfer_syntax_is_rejected() -> None:
+    from pydicom.dataset import Dataset
+
+    svc, metadata, _, q = make()
+    r = await svc.ingest_dataset(Dataset(), b"\x08\x00\x16\x00", source="AE:X")
+    assert r.status is IngestStatus.REJECTED and r.reason == "missing-uid"
+    assert metadata.instances == {} and q.kept[-1]["reason"] == "missing-uid"
+
+
+async def test_concurrent_copies_of_one_instance_store_once() -> None:
+    import anyio
+
+    svc, metadata, blobs, _ = make()
+    results: list[IngestStatus] = []
+
+    async def one() -> None:
+        results.append((await svc.ingest_bytes(CT, source="test")).status)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(6):
+            tg.start_soon(one)
+    assert sorted(s.value for s in results) == ["duplicate"] * 5 + ["stored"]
+    assert len(blobs.objects) == 1 and len(metadata.instances) == 1
+
+
+async def test_db_failure_removes_the_new_blob_and_raises() -> None:
+    from imx.errors import StoreError
+
+    svc, metadata, blobs, _ = make()
+
+    async def broken(item, *, replace=True):  # type: ignore[no-untyped-def]
+        raise StoreError("database down")
+
+    metadata.store_instance = broken  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        await svc.ingest_bytes(CT, source="test")
+    assert blobs.objects == {}  # no orphan left behind, and never a row without bytes
+
+
+async def test_rejection_is_audited_without_phi() -> None:
+    svc, _, _, _ = make()
+    audit = svc._audit  # the RecordingAuditSink passed in make()
+    changed = mutate(PatientName="Secret^Person", SOPInstanceUID=None)
+    await svc.ingest_bytes(changed, source="test")
+    rec = audit.records[-1]  # type: ignore[attr-defined]
+    assert rec.event == "dicom-instance-rejected" and "missing-uid" in rec.detail
+    assert "Secret" not in repr(rec)
+
+
+async def test_listeners_only_hear_committed_instances() -> None:
+    svc, _, _, _ = make()
+    seen: list[str] = []
+
+    class Rec:
+        async def instance_stored(self, stored, result) -> None:  # type: ignore[no-untyped-def]
+            seen.append(result.status.value)
+
+    svc.add_listener(Rec())
+    await svc.ingest_bytes(CT, source="test")
+    await svc.ingest_bytes(CT, source="test")  # duplicate
+    await svc.ingest_bytes(b"junk" * 100, source="test")  # rejected
+    await svc.ingest_bytes(mutate(PatientName="Other^Name"), source="test")  # conflict
+    assert seen == ["stored"]
