@@ -39,10 +39,10 @@ def _parts(r: httpx.Response) -> list[bytes]:
     return out
 
 
-def _synth(seed: int, n: int = 1) -> list[bytes]:
+def _synth(seed: int, n: int = 1, size: int = 32) -> list[bytes]:
     out = []
     for ds in generate_study(generate_patients(seed, 1)[0], seed=seed, series_count=1,
-                             instances_per_series=n, rows=32, columns=32):
+                             instances_per_series=n, rows=size, columns=size):
         buf = io.BytesIO()
         ds.save_as(buf, enforce_file_format=True)
         out.append(buf.getvalue())
@@ -51,7 +51,8 @@ def _synth(seed: int, n: int = 1) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    with running_node(tmp_path_factory.mktemp("dwe"), http={"max_body_bytes": 200_000}) as n:
+    with running_node(tmp_path_factory.mktemp("dwe"), http={"max_body_bytes": 200_000},
+                      ingest={"max_instance_bytes": 60_000}) as n:
         yield n
 
 
@@ -135,3 +136,14 @@ def test_stow_body_over_limit_is_413(node: NodeThread) -> None:
     big = _stow_body(*_synth(33, 1)) + b"x" * 250_000
     r = httpx.post(f"{node.dicomweb}/studies", content=big, headers={"Content-Type": DICOM})
     assert r.status_code == 413
+
+
+def test_stow_part_over_instance_limit_fails_alone(node: NodeThread) -> None:
+    small, big = _synth(34)[0], _synth(35, size=200)[0]
+    assert len(big) > 60_000 > len(small)
+    r = httpx.post(f"{node.dicomweb}/studies", content=_stow_body(small, big),
+                   headers={"Content-Type": DICOM})
+    assert r.status_code == 202
+    j = r.json()
+    assert len(j["00081199"]["Value"]) == 1
+    assert j["00081198"]["Value"][0]["00081197"]["Value"] == [0xA700]  # out of resources
