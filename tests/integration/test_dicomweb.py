@@ -29,8 +29,11 @@ def client(node: NodeThread) -> DICOMwebClient:
 @pytest.fixture(scope="module")
 def study(client: DICOMwebClient) -> list[pydicom.Dataset]:
     patient = generate_patients(11, 1)[0]
-    datasets = list(generate_study(patient, seed=11, series_count=2, instances_per_series=3,
-                                   rows=64, columns=64))
+    datasets = list(
+        generate_study(
+            patient, seed=11, series_count=2, instances_per_series=3, rows=64, columns=64
+        )
+    )
     result = client.store_instances(datasets)  # STOW-RS
     assert len(result.ReferencedSOPSequence) == 6
     assert "FailedSOPSequence" not in result
@@ -73,19 +76,24 @@ def test_wado_instance_study_and_metadata(client: DICOMwebClient, study) -> None
 
 def test_wado_frames_bulkdata_and_rendered(client: DICOMwebClient, study) -> None:
     ds0 = study[1]
-    frames = client.retrieve_instance_frames(ds0.StudyInstanceUID, ds0.SeriesInstanceUID,
-                                             ds0.SOPInstanceUID, frame_numbers=[1])
+    frames = client.retrieve_instance_frames(
+        ds0.StudyInstanceUID, ds0.SeriesInstanceUID, ds0.SOPInstanceUID, frame_numbers=[1]
+    )
     assert frames[0] == ds0.PixelData
-    jpeg = client.retrieve_instance_rendered(ds0.StudyInstanceUID, ds0.SeriesInstanceUID,
-                                             ds0.SOPInstanceUID)
+    jpeg = client.retrieve_instance_rendered(
+        ds0.StudyInstanceUID, ds0.SeriesInstanceUID, ds0.SOPInstanceUID
+    )
     img = Image.open(io.BytesIO(jpeg))
     assert img.format == "JPEG" and img.size == (64, 64)
     assert max(img.getextrema()) - min(img.getextrema()) > 50  # not blank
-    png = client.retrieve_instance_rendered(ds0.StudyInstanceUID, ds0.SeriesInstanceUID,
-                                            ds0.SOPInstanceUID, media_types=("image/png",))
+    png = client.retrieve_instance_rendered(
+        ds0.StudyInstanceUID, ds0.SeriesInstanceUID, ds0.SOPInstanceUID, media_types=("image/png",)
+    )
     assert Image.open(io.BytesIO(png)).format == "PNG"
-    bulk = client.retrieve_bulkdata(f"{client.base_url}/studies/{ds0.StudyInstanceUID}/series/"
-                                    f"{ds0.SeriesInstanceUID}/instances/{ds0.SOPInstanceUID}/bulkdata/7FE00010")
+    bulk = client.retrieve_bulkdata(
+        f"{client.base_url}/studies/{ds0.StudyInstanceUID}/series/"
+        f"{ds0.SeriesInstanceUID}/instances/{ds0.SOPInstanceUID}/bulkdata/7FE00010"
+    )
     assert bulk[0] == ds0.PixelData
 
 
@@ -95,24 +103,48 @@ def test_errors(node: NodeThread, study) -> None:
         assert http.get(f"{base}/studies/1.2.3.999").status_code == 404
         assert http.get(f"{base}/studies/not-a-uid").status_code == 400
         assert http.get(f"{base}/studies", params={"StudyDate": "2020-13-45"}).status_code == 400
-        r = http.get(f"{base}/studies/{study[0].StudyInstanceUID}",
-                     headers={"Accept": "application/json"})
+        r = http.get(
+            f"{base}/studies/{study[0].StudyInstanceUID}", headers={"Accept": "application/json"}
+        )
         assert r.status_code == 406
-        bad = http.post(f"{base}/studies", content=b"x", headers={"Content-Type": "application/json"})
+        bad = http.post(
+            f"{base}/studies", content=b"x", headers={"Content-Type": "application/json"}
+        )
         assert bad.status_code == 415
 
 
 def test_stow_reports_failures_per_instance(node: NodeThread, study, tmp_path: Path) -> None:
     good = io.BytesIO()
-    ds = generate_study(generate_patients(12, 1)[0], seed=12, series_count=1, instances_per_series=1,
-                        rows=32, columns=32)
+    ds = generate_study(
+        generate_patients(12, 1)[0],
+        seed=12,
+        series_count=1,
+        instances_per_series=1,
+        rows=32,
+        columns=32,
+    )
     next(ds).save_as(good, enforce_file_format=True)
     boundary = "XbndX"
-    body = b"".join(
-        b"--" + boundary.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n" + part + b"\r\n"
-        for part in (good.getvalue(), b"garbage that is not DICOM")) + b"--" + boundary.encode() + b"--"
-    r = httpx.post(f"{node.dicomweb}/studies", content=body,
-                   headers={"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'})
+    body = (
+        b"".join(
+            b"--"
+            + boundary.encode()
+            + b"\r\nContent-Type: application/dicom\r\n\r\n"
+            + part
+            + b"\r\n"
+            for part in (good.getvalue(), b"garbage that is not DICOM")
+        )
+        + b"--"
+        + boundary.encode()
+        + b"--"
+    )
+    r = httpx.post(
+        f"{node.dicomweb}/studies",
+        content=body,
+        headers={
+            "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'
+        },
+    )
     assert r.status_code == 202
     j = r.json()
     assert len(j["00081199"]["Value"]) == 1
