@@ -77,6 +77,17 @@ def imx_serve(workdir: Path, *, fsync: bool = True) -> Iterator[ServedNode]:
         proc.wait(30)
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process (all its threads) has used so far (proc(5) stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    """1-minute load average: how busy the shared machine was (other jobs skew wall times)."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def machine() -> dict[str, str]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -99,6 +110,7 @@ def machine() -> dict[str, str]:
 def save(name: str, result: dict[str, object]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {
+        "load_average_at_end": load_average(),
         **result,
         "machine": machine(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

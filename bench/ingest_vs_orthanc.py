@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import imx_serve, save
+from bench.common import imx_serve, process_cpu_s, save
 from bench.peers.orthanc import orthanc
 from imx.dicom.synth import generate_patients, generate_study, write_study
 
@@ -54,16 +54,21 @@ def main() -> None:
         for nodelay in (False, True):
             label = "storescu TCP_NODELAY=1" if nodelay else "storescu default (Nagle on)"
             imx_times, orthanc_times, imx_rss, orthanc_rss = [], [], 0.0, 0.0
+            imx_cpu, orthanc_cpu = [], []
             # Fresh servers per repetition (same empty state each time), alternating imx and
             # Orthanc so background load on the machine hits both alike; the median is kept.
             for rep in range(REPEATS):
                 with imx_serve(work / f"imx-{nodelay}-{rep}") as node:
+                    cpu0 = process_cpu_s(node.process.pid)
                     imx_times.append(storescu(node.dimse_port, "IMX", slices, nodelay=nodelay))
+                    imx_cpu.append(process_cpu_s(node.process.pid) - cpu0)
                     imx_rss = max(imx_rss, node.rss_mib())
                 with orthanc(work / f"orthanc-{nodelay}-{rep}") as peer:
+                    cpu0 = process_cpu_s(peer.process.pid)
                     orthanc_times.append(
                         storescu(peer.dicom_port, peer.ae_title, slices, nodelay=nodelay)
                     )
+                    orthanc_cpu.append(process_cpu_s(peer.process.pid) - cpu0)
                     orthanc_rss = max(orthanc_rss, peer.rss_mib())
                     orthanc_version = peer.version()
             imx_s, orthanc_s = statistics.median(imx_times), statistics.median(orthanc_times)
@@ -73,6 +78,9 @@ def main() -> None:
                 "ratio": round(orthanc_s / imx_s, 2),
                 "imx_runs_per_s": [round(N / t, 1) for t in imx_times],
                 "orthanc_runs_per_s": [round(N / t, 1) for t in orthanc_times],
+                # Server CPU per instance: independent of other load on a shared machine.
+                "imx_cpu_ms_per_instance": round(1000 * statistics.median(imx_cpu) / N, 2),
+                "orthanc_cpu_ms_per_instance": round(1000 * statistics.median(orthanc_cpu) / N, 2),
                 "imx_rss_mib": round(imx_rss),
                 "orthanc_rss_mib": round(orthanc_rss),
             }

@@ -17,20 +17,18 @@ from typing import Any
 
 from bench.common import RESULTS, ROOT
 
-# Run in this order; other bench/*.py modules with a main() are run after these.
+# Run in this order. Benchmarks other engineers own run after these when present; the
+# matching ones render their own "Patient matching" section (bench/matching_report.py).
 BENCHES = ["bench.ingest_vs_orthanc", "bench.wado_vs_orthanc", "bench.profile_ingest"]
-_NOT_BENCHES = {"__init__", "common", "run_all"}
+OTHER_BENCHES = ["bench.rad69_throughput", "bench.matching_accuracy", "bench.matching_throughput"]
+_OWN_SECTION = ("matching",)  # results rendered by their own benchmark, not here
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TARGET = ROOT / "docs" / "benchmarks.md"
 
 
 def all_benches() -> list[str]:
-    extra = sorted(
-        f"bench.{p.stem}"
-        for p in (ROOT / "bench").glob("*.py")
-        if p.stem not in _NOT_BENCHES and f"bench.{p.stem}" not in BENCHES
-    )
-    return BENCHES + extra
+    present = [m for m in OTHER_BENCHES if (ROOT / "bench" / f"{m.split('.')[1]}.py").exists()]
+    return BENCHES + present
 
 
 def main() -> None:
@@ -51,9 +49,10 @@ def _load(name: str) -> dict[str, Any] | None:
 
 def _machine(r: dict[str, Any]) -> str:
     m = r["machine"]
+    load = r.get("load_average_at_end")
     return (
         f"Machine: {m['cpus']} CPUs ({m['cpu']}), Linux {m['kernel']}, Python {m['python']}; "
-        f"run {r['when']}."
+        f"run {r['when']}" + (f", 1-min load average {load} at the end." if load else ".")
     )
 
 
@@ -75,7 +74,8 @@ def _ingest(r: dict[str, Any]) -> list[str]:
         out.append(
             f"| {label} | {row['imx_instances_per_s']} | {row['orthanc_instances_per_s']} "
             f"| **{row['ratio']}x** | {row.get('imx_runs_per_s', '')} | "
-            f"{row.get('orthanc_runs_per_s', '')} | {row['imx_rss_mib']} | "
+            f"{row.get('orthanc_runs_per_s', '')} | {row.get('imx_cpu_ms_per_instance', '?')} / "
+            f"{row.get('orthanc_cpu_ms_per_instance', '?')} | {row['imx_rss_mib']} | "
             f"{row['orthanc_rss_mib']} |"
         )
     return [
@@ -166,7 +166,7 @@ def render() -> None:
         if r is not None:
             out += fn(r)
     for path in sorted(RESULTS.glob("*.json")):
-        if path.stem not in known:
+        if path.stem not in known and not path.stem.startswith(_OWN_SECTION):
             out += _generic(path.stem, json.loads(path.read_text()))
     out.append(END)
     block = "\n".join(out)

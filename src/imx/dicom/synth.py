@@ -20,6 +20,8 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
+from imx.dicom.phantom import phantom_slice
+
 __all__ = [
     "SynthPatient",
     "community_variant",
@@ -187,51 +189,34 @@ def community_variant(
     p: SynthPatient, *, seed: int, patient_id: str, issuer_oid: str
 ) -> SynthPatient:
     """The same person as registered in another community: another ID and small differences
-    (nickname, a typo, a new street number), as real cross-community records differ."""
+    (nickname, a transposition typo in the family name, a new address), as real
+    cross-community records differ. Birth date and sex stay; at least one field changes.
+    Deterministic from ``seed`` and the patient."""
     rng = random.Random(f"{seed}/{p.key}")  # noqa: S311 (synthetic data, not security)
     given = _NICK.get(p.given, p.given) if rng.random() < 0.5 else p.given
     family = p.family
     if rng.random() < 0.3 and len(family) > 3:
         i = rng.randrange(1, len(family) - 1)
         family = family[:i] + family[i + 1] + family[i] + family[i + 2 :]  # transposition typo
-    street = (
-        f"{rng.randrange(1, 999)} {p.street.split(' ', 1)[1]}" if rng.random() < 0.3 else p.street
-    )
+    street, city, state, postal_code = p.street, p.city, p.state, p.postal_code
+    moved = rng.random() < 0.3
+    if moved or (given == p.given and family == p.family):  # always differ in something
+        street = f"{rng.randrange(1, 999)} {rng.choice(_STREETS)}"
+        if street == p.street:
+            street = f"{street} Apt {rng.randrange(1, 40)}"
+        if rng.random() < 0.5:
+            city, state, postal_code = rng.choice(_CITIES)
     return replace(
-        p, patient_id=patient_id, issuer_oid=issuer_oid, given=given, family=family, street=street
+        p,
+        patient_id=patient_id,
+        issuer_oid=issuer_oid,
+        given=given,
+        family=family,
+        street=street,
+        city=city,
+        state=state,
+        postal_code=postal_code,
     )
-
-
-def _phantom(
-    rows: int, columns: int, z: float, modality: str, rng: np.random.Generator
-) -> np.ndarray:
-    """A plausible body cross-section: ellipse body, organs, bone ring, noise (HU-like for CT)."""
-    y, x = np.ogrid[-1 : 1 : rows * 1j, -1 : 1 : columns * 1j]
-    body = (x / 0.85) ** 2 + (y / 0.65) ** 2 <= 1
-    if modality == "CT":
-        img = np.full((rows, columns), -1000.0)
-        img[body] = 40  # soft tissue
-        lung_r = 0.25 + 0.05 * np.sin(z)
-        img[((x - 0.35) / lung_r) ** 2 + (y / 0.4) ** 2 <= 1] = -800
-        img[((x + 0.35) / lung_r) ** 2 + (y / 0.4) ** 2 <= 1] = -800
-        liver_r = max(0.0, 0.3 * np.cos(z / 3))  # grows and shrinks along the stack
-        if liver_r > 0.02:
-            img[((x + 0.3) / liver_r) ** 2 + ((y + 0.05) / (0.8 * liver_r)) ** 2 <= 1] = 60
-        img[((x - 0.15) / 0.06) ** 2 + ((y - 0.3) / 0.08) ** 2 <= 1] = 30  # kidney
-        img[((x + 0.15) / 0.06) ** 2 + ((y - 0.3) / 0.08) ** 2 <= 1] = 30  # kidney
-        img[(x**2 + (y - 0.2) ** 2) <= 0.004] = 200  # aorta with contrast
-        ring = ((x / 0.8) ** 2 + (y / 0.6) ** 2 <= 1) & ((x / 0.72) ** 2 + (y / 0.53) ** 2 > 1)
-        img[ring] = 700
-        img[(x**2 + (y - 0.45) ** 2) <= 0.01] = 1000  # spine
-        img += rng.normal(0, 12, img.shape)
-        return (img + 1024).clip(0, 4095).astype(np.uint16)  # stored = HU + 1024
-    img = np.zeros((rows, columns))
-    img[body] = 400
-    img[(x / 0.5) ** 2 + (y / 0.4) ** 2 <= 1] = 900 + 100 * np.cos(z)
-    img[((x - 0.2) / 0.12) ** 2 + (y / (0.1 + 0.05 * np.sin(z))) ** 2 <= 1] = 1500  # lesion-ish
-    img[((x + 0.2) / 0.12) ** 2 + (y / 0.1) ** 2 <= 1] = 250  # fluid-dark on T1
-    img += np.abs(rng.normal(0, 15, img.shape))
-    return img.clip(0, 4095).astype(np.uint16)
 
 
 def generate_study(
@@ -279,7 +264,7 @@ def generate_study(
                 description=description,
                 body_part=body_part,
                 referring=referring,
-                pixels=_phantom(rows, columns, i / 8.0, modality, np_rng),
+                pixels=phantom_slice(rows, columns, i / 8.0, modality, np_rng),
             )
 
 

@@ -61,9 +61,26 @@ def test_non_ascii_names_round_trip() -> None:
 
 
 def test_community_variant_is_same_person_with_small_differences() -> None:
-    p = generate_patients(4, 1)[0]
-    v = community_variant(p, seed=1, patient_id="OTHER1", issuer_oid="1.2.3.4.5")
-    assert v.birth_date == p.birth_date and v.sex == p.sex and v.patient_id == "OTHER1"
+    people = generate_patients(4, 60)
+    variants = [
+        community_variant(p, seed=1, patient_id=f"OTHER{i}", issuer_oid="1.2.3.4.5")
+        for i, p in enumerate(people)
+    ]
+    for p, v in zip(people, variants, strict=True):
+        assert (v.birth_date, v.sex, v.key) == (p.birth_date, p.sex, p.key)
+        assert v.issuer_oid == "1.2.3.4.5" and v.patient_id.startswith("OTHER")
+        changed = {
+            f for f in ("given", "family", "street", "city") if getattr(v, f) != getattr(p, f)
+        }
+        assert changed, p  # always some difference, like real cross-community records
+    kinds = [
+        any(v.given != p.given for p, v in zip(people, variants, strict=True)),  # nickname
+        any(v.family != p.family for p, v in zip(people, variants, strict=True)),  # typo
+        any(v.street != p.street for p, v in zip(people, variants, strict=True)),  # moved
+    ]
+    assert all(kinds)
+    again = community_variant(people[0], seed=1, patient_id="OTHER0", issuer_oid="1.2.3.4.5")
+    assert again == variants[0]  # deterministic
 
 
 def test_study_is_a_generator() -> None:
