@@ -92,6 +92,10 @@ def test_rendered_frame_of_multiframe(node: NodeThread, rle: pydicom.Dataset) ->
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/png")
     img = Image.open(io.BytesIO(r.content))
     assert img.size == (100, 100)
+    bad = httpx.get(_frames_url(node, rle, "1") + "/rendered", headers={"Accept": "image/gif"})
+    assert bad.status_code == 406
+    any_image = httpx.get(_frames_url(node, rle, "1") + "/rendered", headers={"Accept": "image/*"})
+    assert any_image.headers["content-type"].startswith("image/jpeg")
     lo, hi = img.convert("L").getextrema()
     assert hi - lo > 50
 

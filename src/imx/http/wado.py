@@ -256,11 +256,17 @@ async def retrieve_bulkdata(request: Request, services: NodeServices) -> Respons
 
 
 def _render_options(request: Request) -> RenderOptions:
-    media = "image/jpeg"
+    # PS3.18 8.7.3.3: the first acceptable of image/jpeg (default for */*, image/*), image/png.
+    media = None
     for m, _ in accepts(request):
         if m in ("image/png", "image/jpeg"):
             media = m
             break
+        if m in ("*/*", "image/*"):
+            media = "image/jpeg"
+            break
+    if media is None:
+        raise NotAcceptableError
     q = request.query_params
     window = parse_window(q["window"]) if "window" in q else None
     viewport = None
@@ -278,7 +284,10 @@ def _render_options(request: Request) -> RenderOptions:
 async def retrieve_rendered(request: Request, services: NodeServices) -> Response:
     inst = await require_instance(services, path_uid(request, "study"),
                                   path_uid(request, "series"), path_uid(request, "instance"))
-    options = _render_options(request)
+    try:
+        options = _render_options(request)
+    except NotAcceptableError:
+        return Response(status_code=406)
     frame = int(request.path_params.get("frame", 1))
     ds, path = await load_header(services, inst)
     data = await anyio.to_thread.run_sync(lambda: render_frame(ds, frame, options, source=path))
