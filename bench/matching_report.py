@@ -49,7 +49,8 @@ def _accuracy_rows(results: list[dict[str, Any]]) -> list[str]:
         c = r["counts"]
         role = "tuning" if r["seed"] == 1 else "held out"
         rows.append(
-            f"| {r['seed']} | {role} | {r['people']:,} | {r['queries']:,} ({r['positives']:,}) | "
+            f"| {r['seed']} | {role} | {r.get('compound_share', 0):.0%} | {r['people']:,} | "
+            f"{r['queries']:,} ({r['positives']:,}) | "
             f"{r['precision']:.4f} | {r['recall']:.4f} | {c.get('wrong_person', 0)} | "
             f"{c.get('false_positive', 0)} | {c.get('missed_no_match', 0)} / "
             f"{c.get('missed_need_more', 0)} / {c.get('missed_ambiguous', 0)} / "
@@ -58,7 +59,8 @@ def _accuracy_rows(results: list[dict[str, Any]]) -> list[str]:
         )
     for r in results:
         errs = ", ".join(f"{k}: {v}" for k, v in r["errors_by_kind"].items()) or "none"
-        rows.append(f"\nErrors by query kind, seed {r['seed']}: {errs}.")
+        share = r.get("compound_share", 0)
+        rows.append(f"\nErrors by query kind, seed {r['seed']}, {share:.0%} two-change: {errs}.")
     return rows
 
 

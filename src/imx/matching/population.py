@@ -302,7 +302,12 @@ def _negative(kind: str, d: Demographics, draw: _Draw) -> Demographics:
 
 
 def generate_queries(
-    people: list[Person], count: int, *, seed: int, negative_share: float = 0.2
+    people: list[Person],
+    count: int,
+    *,
+    seed: int,
+    negative_share: float = 0.2,
+    compound_share: float = 0.3,
 ) -> list[Query]:
     """Queries for ``people`` with ground truth: variants of indexed people and true negatives.
 
@@ -315,6 +320,7 @@ def generate_queries(
         count: number of queries.
         seed: random seed (independent of the population's).
         negative_share: fraction of true negatives.
+        compound_share: fraction of positive variants that get a second change.
 
     Returns:
         ``count`` queries.
@@ -341,6 +347,11 @@ def generate_queries(
             continue
         kind = rng.choice(_POSITIVE_KINDS)
         variant = _variant(kind, person.demographics, draw)
+        if variant is not None and kind != "exact" and rng.random() < compound_share:
+            # Two changes at once (married and moved, nickname with missing fields...).
+            second = rng.choice(_POSITIVE_KINDS[1:])
+            twice = _variant(second, variant, draw) if second != kind else None
+            variant, kind = (twice, f"{kind}+{second}") if twice else (variant, kind)
         if variant is not None:
             out.append(Query(variant, person.key, kind))
     return out
