@@ -30,6 +30,7 @@ from tests.fakes import (
     InMemoryQuarantine,
     RecordingAuditSink,
 )
+from tests.support.node import open_test_node
 
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
 DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
@@ -274,3 +275,20 @@ async def test_published_manifest_passes_dciodvfy(tmp_path: Path) -> None:
     lines = (out.stdout + out.stderr).splitlines()
     assert "KeyObjectSelectionDocument" in lines
     assert [line for line in lines if line.startswith("Error")] == []
+
+
+async def test_rebuild_and_deprecation_on_the_real_sqlite_and_file_stores(tmp_path: Path) -> None:
+    study = study_of(14, per_series=3)
+    async with open_test_node(tmp_path) as services:
+        for ds in study[:2]:
+            await services.ingest.ingest_bytes(part10(ds), source="t")
+        (first,) = await services.manifests.flush()
+        await services.ingest.ingest_bytes(part10(study[2]), source="t")
+        (second,) = await services.manifests.flush()
+        old = await services.metadata.get_document(first.document_unique_id)
+        assert old is not None and old.status == DEPRECATED
+        assert await services.manifests.manifest_for_study(study[0].StudyInstanceUID) == second
+        kos = pydicom.dcmread(io.BytesIO(await services.blobs.read_bytes(second.blob_key)))
+        assert parse_manifest(kos).instance_count() == 3
+        assert kos.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[
+            0].RetrieveAETitle == services.settings.dimse.ae_title
