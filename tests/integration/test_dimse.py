@@ -34,7 +34,9 @@ def dest_port() -> int:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, dest_port: int):  # type: ignore[no-untyped-def]
     dests = [{"ae_title": "PYDEST", "host": "127.0.0.1", "port": dest_port}]
-    with running_node(tmp_path_factory.mktemp("dimse"), with_dimse=True, dimse={"destinations": dests}) as n:
+    with running_node(
+        tmp_path_factory.mktemp("dimse"), with_dimse=True, dimse={"destinations": dests}
+    ) as n:
         yield n
 
 
@@ -49,8 +51,16 @@ def assoc(node: NodeThread, *contexts):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def study(node: NodeThread) -> list[pydicom.Dataset]:
-    datasets = list(generate_study(generate_patients(21, 1)[0], seed=21, series_count=2,
-                                   instances_per_series=4, rows=32, columns=32))
+    datasets = list(
+        generate_study(
+            generate_patients(21, 1)[0],
+            seed=21,
+            series_count=2,
+            instances_per_series=4,
+            rows=32,
+            columns=32,
+        )
+    )
     a = assoc(node, CTImageStorage)
     for ds in datasets:
         assert a.send_c_store(ds).Status == 0x0000
@@ -96,31 +106,64 @@ def _find(node: NodeThread, model, **keys) -> list[pydicom.Dataset]:  # type: ig
 def test_find_levels_and_matching(node: NodeThread, study) -> None:
     st = study[0]
     family = str(st.PatientName).split("^")[0]
-    found = _find(node, StudyRootQueryRetrieveInformationModelFind, QueryRetrieveLevel="STUDY",
-                  PatientName=family[:2] + "*", StudyInstanceUID="", NumberOfStudyRelatedInstances="",
-                  StudyDate=f"{st.StudyDate}-")
+    found = _find(
+        node,
+        StudyRootQueryRetrieveInformationModelFind,
+        QueryRetrieveLevel="STUDY",
+        PatientName=family[:2] + "*",
+        StudyInstanceUID="",
+        NumberOfStudyRelatedInstances="",
+        StudyDate=f"{st.StudyDate}-",
+    )
     mine = [d for d in found if d.StudyInstanceUID == st.StudyInstanceUID]
     assert len(mine) == 1 and int(mine[0].NumberOfStudyRelatedInstances) == 8
     assert "PatientID" not in mine[0]  # only the requested keys come back
-    series = _find(node, StudyRootQueryRetrieveInformationModelFind, QueryRetrieveLevel="SERIES",
-                   StudyInstanceUID=st.StudyInstanceUID, SeriesInstanceUID="", Modality="CT")
+    series = _find(
+        node,
+        StudyRootQueryRetrieveInformationModelFind,
+        QueryRetrieveLevel="SERIES",
+        StudyInstanceUID=st.StudyInstanceUID,
+        SeriesInstanceUID="",
+        Modality="CT",
+    )
     assert len(series) == 2
-    images = _find(node, StudyRootQueryRetrieveInformationModelFind, QueryRetrieveLevel="IMAGE",
-                   StudyInstanceUID=st.StudyInstanceUID, SeriesInstanceUID=st.SeriesInstanceUID,
-                   SOPInstanceUID="", InstanceNumber="2")
+    images = _find(
+        node,
+        StudyRootQueryRetrieveInformationModelFind,
+        QueryRetrieveLevel="IMAGE",
+        StudyInstanceUID=st.StudyInstanceUID,
+        SeriesInstanceUID=st.SeriesInstanceUID,
+        SOPInstanceUID="",
+        InstanceNumber="2",
+    )
     assert [d.SOPInstanceUID for d in images] == [study[1].SOPInstanceUID]
-    patients = _find(node, PatientRootQueryRetrieveInformationModelFind, QueryRetrieveLevel="PATIENT",
-                     PatientID=st.PatientID, PatientName="")
+    patients = _find(
+        node,
+        PatientRootQueryRetrieveInformationModelFind,
+        QueryRetrieveLevel="PATIENT",
+        PatientID=st.PatientID,
+        PatientName="",
+    )
     assert [p.PatientName for p in patients] == [st.PatientName]
-    assert _find(node, StudyRootQueryRetrieveInformationModelFind, QueryRetrieveLevel="STUDY",
-                 StudyDate="19000101", StudyInstanceUID="") == []
+    assert (
+        _find(
+            node,
+            StudyRootQueryRetrieveInformationModelFind,
+            QueryRetrieveLevel="STUDY",
+            StudyDate="19000101",
+            StudyInstanceUID="",
+        )
+        == []
+    )
 
 
 def test_find_bad_level_is_refused(node: NodeThread) -> None:
     a = assoc(node, StudyRootQueryRetrieveInformationModelFind)
     ident = pydicom.Dataset()
     ident.QueryRetrieveLevel = "PATIENT"  # not in the study root model
-    statuses = [s.Status for s, _ in a.send_c_find(ident, StudyRootQueryRetrieveInformationModelFind)]
+    statuses = [
+        s.Status for s, _ in a.send_c_find(ident, StudyRootQueryRetrieveInformationModelFind)
+    ]
     a.release()
     assert statuses == [0xA900]
 
@@ -135,9 +178,13 @@ def test_get_returns_every_instance_unchanged(node: NodeThread, study) -> None:
     ae = AE(ae_title="GETSCU")
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
     ae.add_requested_context(CTImageStorage)
-    a = ae.associate("127.0.0.1", node.dimse_port, ae_title="IMX",
-                     ext_neg=[build_role(CTImageStorage, scp_role=True)],
-                     evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    a = ae.associate(
+        "127.0.0.1",
+        node.dimse_port,
+        ae_title="IMX",
+        ext_neg=[build_role(CTImageStorage, scp_role=True)],
+        evt_handlers=[(evt.EVT_C_STORE, on_store)],
+    )
     ident = pydicom.Dataset()
     ident.QueryRetrieveLevel = "STUDY"
     ident.StudyInstanceUID = study[0].StudyInstanceUID
@@ -156,16 +203,23 @@ def test_move_to_known_and_unknown_destination(node: NodeThread, study, dest_por
         received.append(event.request.AffectedSOPInstanceUID)
         return 0x0000
 
-    server = dest.start_server(("127.0.0.1", dest_port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    server = dest.start_server(
+        ("127.0.0.1", dest_port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+    )
     try:
         a = assoc(node, StudyRootQueryRetrieveInformationModelMove)
         ident = pydicom.Dataset()
         ident.QueryRetrieveLevel = "SERIES"
         ident.StudyInstanceUID = study[0].StudyInstanceUID
         ident.SeriesInstanceUID = study[0].SeriesInstanceUID
-        final = [s for s, _ in a.send_c_move(ident, "PYDEST", StudyRootQueryRetrieveInformationModelMove)][-1]
+        final = [
+            s for s, _ in a.send_c_move(ident, "PYDEST", StudyRootQueryRetrieveInformationModelMove)
+        ][-1]
         assert final.Status == 0x0000 and final.NumberOfCompletedSuboperations == 4
-        unknown = [s for s, _ in a.send_c_move(ident, "NOWHERE", StudyRootQueryRetrieveInformationModelMove)]
+        unknown = [
+            s
+            for s, _ in a.send_c_move(ident, "NOWHERE", StudyRootQueryRetrieveInformationModelMove)
+        ]
         assert unknown[-1].Status == 0xA801
         a.release()
     finally:
@@ -188,9 +242,13 @@ def test_get_without_an_acceptable_transfer_syntax_fails_each_sub_operation(
     ae = AE(ae_title="GETSCU")
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
     ae.add_requested_context(CTImageStorage, ["1.2.840.10008.1.2.4.50"])
-    a = ae.associate("127.0.0.1", node.dimse_port, ae_title="IMX",
-                     ext_neg=[build_role(CTImageStorage, scp_role=True)],
-                     evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    a = ae.associate(
+        "127.0.0.1",
+        node.dimse_port,
+        ae_title="IMX",
+        ext_neg=[build_role(CTImageStorage, scp_role=True)],
+        evt_handlers=[(evt.EVT_C_STORE, on_store)],
+    )
     ident = pydicom.Dataset()
     ident.QueryRetrieveLevel = "SERIES"
     ident.StudyInstanceUID = study[0].StudyInstanceUID

@@ -29,8 +29,10 @@ def loopback_shim(build_dir: Path) -> Path | None:
         return None
     out = build_dir / "bind_loopback.so"
     if not out.exists():
-        subprocess.run([gcc, "-shared", "-fPIC", "-O2", "-o", str(out),
-                        str(HERE / "bind_loopback.c"), "-ldl"], check=True)
+        subprocess.run(
+            [gcc, "-shared", "-fPIC", "-O2", "-o", str(out), str(HERE / "bind_loopback.c"), "-ldl"],
+            check=True,
+        )
     return out
 
 
@@ -40,19 +42,24 @@ def dataset_bytes(part10: bytes) -> bytes:
     assert part10[128:132] == b"DICM"
     # (0002,0000) UL group length: tag 4 + VR 2 + length 2 + value 4 at offset 132
     (group_length,) = struct.unpack("<I", part10[140:144])
-    return part10[144 + group_length:]
+    return part10[144 + group_length :]
 
 
 @contextlib.contextmanager
-def storescp(out_dir: Path, shim_dir: Path, ae_title: str = "DEST",
-             port: int | None = None) -> Iterator[int]:
+def storescp(
+    out_dir: Path, shim_dir: Path, ae_title: str = "DEST", port: int | None = None
+) -> Iterator[int]:
     port = port or free_port()
     env = dict(os.environ)
     shim = loopback_shim(shim_dir)
     if shim is not None:
         env["LD_PRELOAD"] = str(shim)
-    proc = subprocess.Popen(["storescp", "-aet", ae_title, "-od", str(out_dir), "+B", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["storescp", "-aet", ae_title, "-od", str(out_dir), "+B", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -43,27 +43,54 @@ def available() -> bool:
 
 
 @contextlib.contextmanager
-def orthanc(workdir: Path, *, modalities: dict[str, tuple[str, str, int]] | None = None,
-            ae_title: str = "ORTHANC") -> Iterator[OrthancPeer]:
+def orthanc(
+    workdir: Path,
+    *,
+    modalities: dict[str, tuple[str, str, int]] | None = None,
+    ae_title: str = "ORTHANC",
+) -> Iterator[OrthancPeer]:
     """Run Orthanc with its own storage in ``workdir``; ``modalities`` are its C-MOVE targets."""
     workdir.mkdir(parents=True, exist_ok=True)
     http_port, dicom_port = free_port(), free_port()
-    plugins = [p for p in (f"{PLUGINS}/libOrthancDicomWeb.so", f"{PLUGINS}/libOrthancGdcm.so")
-               if Path(p).exists()]
+    plugins = [
+        p
+        for p in (f"{PLUGINS}/libOrthancDicomWeb.so", f"{PLUGINS}/libOrthancGdcm.so")
+        if Path(p).exists()
+    ]
     config = {
-        "Name": "PEER-ORTHANC", "StorageDirectory": str(workdir / "db"),
-        "IndexDirectory": str(workdir / "db"), "StorageCompression": False, "Plugins": plugins,
-        "HttpServerEnabled": True, "HttpPort": http_port, "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False, "DicomServerEnabled": True, "DicomAet": ae_title,
-        "DicomCheckCalledAet": False, "DicomPort": dicom_port, "DefaultEncoding": "Utf8",
-        "UnknownSopClassAccepted": True, "DicomAlwaysAllowEcho": True,
-        "DicomAlwaysAllowStore": True, "DicomAlwaysAllowFind": True, "DicomAlwaysAllowGet": True,
-        "DicomAlwaysAllowMove": True, "DicomCheckModalityHost": False,
+        "Name": "PEER-ORTHANC",
+        "StorageDirectory": str(workdir / "db"),
+        "IndexDirectory": str(workdir / "db"),
+        "StorageCompression": False,
+        "Plugins": plugins,
+        "HttpServerEnabled": True,
+        "HttpPort": http_port,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomServerEnabled": True,
+        "DicomAet": ae_title,
+        "DicomCheckCalledAet": False,
+        "DicomPort": dicom_port,
+        "DefaultEncoding": "Utf8",
+        "UnknownSopClassAccepted": True,
+        "DicomAlwaysAllowEcho": True,
+        "DicomAlwaysAllowStore": True,
+        "DicomAlwaysAllowFind": True,
+        "DicomAlwaysAllowGet": True,
+        "DicomAlwaysAllowMove": True,
+        "DicomCheckModalityHost": False,
         "DicomModalities": {k: list(v) for k, v in (modalities or {}).items()},
-        "OverwriteInstances": True, "StableAge": 2, "SaveJobs": False,
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True,
-                     "Host": f"127.0.0.1:{http_port}", "StudiesMetadata": "Full",
-                     "SeriesMetadata": "Full"},
+        "OverwriteInstances": True,
+        "StableAge": 2,
+        "SaveJobs": False,
+        "DicomWeb": {
+            "Enable": True,
+            "Root": "/dicom-web/",
+            "EnableWado": True,
+            "Host": f"127.0.0.1:{http_port}",
+            "StudiesMetadata": "Full",
+            "SeriesMetadata": "Full",
+        },
     }
     cfg = workdir / "orthanc.json"
     cfg.write_text(json.dumps(config))
@@ -71,9 +98,13 @@ def orthanc(workdir: Path, *, modalities: dict[str, tuple[str, str, int]] | None
     shim = loopback_shim(workdir)
     if shim is not None:
         env["LD_PRELOAD"] = str(shim)  # Orthanc 1.10 has no bind-address option
-    proc = subprocess.Popen([ORTHANC, f"--logdir={workdir}", str(cfg)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [ORTHANC, f"--logdir={workdir}", str(cfg)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     peer = OrthancPeer(http_port=http_port, dicom_port=dicom_port, ae_title=ae_title, process=proc)
     try:
         deadline = time.monotonic() + 30
