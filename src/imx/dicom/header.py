@@ -153,6 +153,6 @@ def checked_dicom_json(ds: Dataset) -> bytes:
     try:
         # Converting every element to JSON is also where a malformed value shows up.
         return dicom_json(ds)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad values
+    except Exception as exc:  # pydicom raises many types on bad values: translate
         raise RejectedInstanceError("DICOM header has unreadable values",
                                     reason="unreadable") from exc

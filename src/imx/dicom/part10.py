@@ -11,6 +11,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
+from pydicom.uid import UID
 
 from imx.errors import RejectedInstanceError
 
@@ -37,7 +38,7 @@ def encode_part10(file_meta: Dataset, raw_dataset: bytes) -> bytes:
         if elem.tag.group == 0x0002 and elem.tag.element != 0x0000:
             meta.add(elem)
     meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     for required in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"):
         if not getattr(meta, required, None):
@@ -79,7 +80,7 @@ def read_part10(data: bytes, *, stop_before_pixels: bool = False) -> pydicom.Fil
         reason = "truncated" if ("end of file" in text or "eof" in text or "truncat" in text
                                  or isinstance(exc, EOFError)) else "unreadable"
         raise RejectedInstanceError("DICOM file could not be read", reason=reason) from exc
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on garbage
+    except Exception as exc:  # pydicom raises many types on garbage: translate
         raise RejectedInstanceError("DICOM file could not be read", reason="unreadable") from exc
     if "TransferSyntaxUID" not in ds.file_meta:
         raise RejectedInstanceError("file meta lacks the transfer syntax", reason="not-dicom")
