@@ -7,10 +7,11 @@ import datetime as dt
 import io
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.sequence import Sequence
 
 from imx.dicom.kos import (
@@ -21,6 +22,7 @@ from imx.dicom.kos import (
     parse_manifest_studies,
 )
 from imx.errors import MalformedMessageError
+from imx.model.imaging import InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
 from tests.conftest import require_tool
 from tests.contract.records import stored
 
@@ -30,8 +32,11 @@ BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 
 
-def _study(n_series: int = 2, per_series: int = 3, name: str = "Ó Briain^Zoë",  # type: ignore[no-untyped-def]
-           accession: str = "ACC1"):
+Study = tuple[PatientRecord, StudyRecord, list[SeriesRecord], list[InstanceRecord]]
+
+
+def _study(n_series: int = 2, per_series: int = 3, name: str = "Ó Briain^Zoë",
+           accession: str = "ACC1") -> Study:
     items = [stored(series=s, instance=i, name=name, accession=accession)
              for s in range(1, n_series + 1) for i in range(1, per_series + 1)]
     insts = [dataclasses.replace(x.instance, rows=512, columns=512) for x in items]
@@ -39,7 +44,8 @@ def _study(n_series: int = 2, per_series: int = 3, name: str = "Ó Briain^Zoë",
     return items[0].patient, items[0].study, series, insts
 
 
-def _build(patient, study, series, insts):  # type: ignore[no-untyped-def]
+def _build(patient: PatientRecord, study: StudyRecord, series: list[SeriesRecord],
+           insts: list[InstanceRecord]) -> FileDataset:
     return build_manifest(patient=patient, study=study, series=series, instances=insts,
                           sop_instance_uid="1.2.826.0.1.3680043.10.1492.99.1",
                           series_instance_uid="1.2.826.0.1.3680043.10.1492.99",
@@ -49,12 +55,12 @@ def _build(patient, study, series, insts):  # type: ignore[no-untyped-def]
                           institution_name="imx Imaging Centre")
 
 
-def _manifest(**kw):  # type: ignore[no-untyped-def]
+def _manifest(**kw: Any) -> tuple[FileDataset, list[InstanceRecord]]:
     patient, study, series, insts = _study(**kw)
     return _build(patient, study, series, insts), insts
 
 
-def _with_reports(insts):  # type: ignore[no-untyped-def]
+def _with_reports(insts: list[InstanceRecord]) -> list[InstanceRecord]:
     """The last two instances become a Basic Text SR and an Encapsulated PDF."""
     sr = dataclasses.replace(insts[-2], sop_class_uid=BASIC_TEXT_SR, rows=None, columns=None)
     pdf = dataclasses.replace(insts[-1], sop_class_uid=PDF, rows=None, columns=None)

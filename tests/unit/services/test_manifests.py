@@ -92,7 +92,8 @@ async def test_manifest_built_then_rebuilt_when_study_changes() -> None:
     await ingest_all(n, study[4:])
     (second,) = await n.manifests.flush()
     assert second.document_unique_id != first.document_unique_id
-    assert (await n.md.get_document(first.document_unique_id)).status == DEPRECATED
+    old = await n.md.get_document(first.document_unique_id)
+    assert old is not None and old.status == DEPRECATED
     kos2 = await kos_of(n, second.blob_key)
     assert {sop for s in parse_manifest(kos2).series for _c, sop in s.instances} == {
         d.SOPInstanceUID for d in study}
@@ -178,7 +179,8 @@ async def test_emptied_or_unknown_study_has_no_manifest() -> None:
     (e,) = await n.manifests.flush()
     await n.md.delete_instance(study[0].SOPInstanceUID)
     assert await n.manifests.rebuild_study(study[0].StudyInstanceUID) is None
-    assert (await n.md.get_document(e.document_unique_id)).status == DEPRECATED
+    old = await n.md.get_document(e.document_unique_id)
+    assert old is not None and old.status == DEPRECATED
     assert await n.manifests.manifest_for_study(study[0].StudyInstanceUID) is None
     assert await n.manifests.rebuild_study("1.2.3.999") is None
 
@@ -255,7 +257,8 @@ async def test_reports_registered_as_documents() -> None:
     assert srdoc is not None and srdoc.mime_type == "application/dicom"
     assert srdoc.title == "Diagnostic Imaging Report" and srdoc.type_code.code == "18748-4"
     assert srdoc.format_code.code == "1.2.840.10008.5.1.4.1.1.88.11"
-    assert srdoc.blob_key == (await n.md.get_instance(sr.SOPInstanceUID)).blob_key
+    stored_sr = await n.md.get_instance(sr.SOPInstanceUID)
+    assert stored_sr is not None and srdoc.blob_key == stored_sr.blob_key
     # the manifest lists the reports too, as COMPOSITE references (TID 2010)
     (manifest,) = await n.manifests.flush()
     kos = await kos_of(n, manifest.blob_key)
