@@ -56,8 +56,8 @@ class BlobStore(Protocol):
         """Store the contents of a local file atomically (may move/copy it)."""
         ...
 
-    async def open_chunks(self, key: str, *, chunk_bytes: int = 1 << 20) -> AsyncIterator[bytes]:
-        """Stream the object; raises NotFoundError if absent."""
+    def open_chunks(self, key: str, *, chunk_bytes: int = 1 << 20) -> AsyncIterator[bytes]:
+        """Stream the object (an async generator); raises NotFoundError if absent."""
         ...
 
     async def read_bytes(self, key: str) -> bytes:
