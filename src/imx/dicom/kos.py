@@ -85,7 +85,8 @@ def content_value_type(sop_class_uid: str) -> str:
     if sop_class_uid in _IMAGE_EXCEPTIONS:
         return "IMAGE"
     if any(
-        sop_class_uid == p.rstrip(".") or sop_class_uid.startswith(p) for p in _NON_IMAGE_PREFIXES
+        sop_class_uid == p.rstrip(".") or sop_class_uid.startswith(p.rstrip(".") + ".")
+        for p in _NON_IMAGE_PREFIXES
     ):
         return "COMPOSITE"
     return "IMAGE"

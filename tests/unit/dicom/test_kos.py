@@ -114,6 +114,9 @@ def test_value_type_follows_sop_class() -> None:
     assert content_value_type(PDF) == "COMPOSITE"
     assert content_value_type("1.2.840.10008.5.1.4.1.1.11.1") == "COMPOSITE"  # GSPS
     assert content_value_type("1.2.840.10008.5.1.4.1.1.9.1.1") == "WAVEFORM"  # 12-lead ECG
+    assert content_value_type("1.2.840.10008.5.1.4.1.1.481.2") == "IMAGE"  # RT Dose
+    assert content_value_type("1.2.840.10008.5.1.4.1.1.481.5") == "COMPOSITE"  # RT Plan
+    assert content_value_type("1.2.840.10008.5.1.4.1.1.66.1") == "COMPOSITE"  # registration
     patient, study, series, insts = _study()
     ds = _build(patient, study, series, _with_reports(insts))
     assert [c.ValueType for c in ds.ContentSequence] == ["IMAGE"] * 4 + ["COMPOSITE"] * 2
