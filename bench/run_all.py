@@ -48,7 +48,9 @@ def _load(name: str) -> dict[str, Any] | None:
 
 
 def _machine(r: dict[str, Any]) -> str:
-    m = r["machine"]
+    m = r.get("machine")
+    if not isinstance(m, dict):
+        return f"Machine: {m or 'not recorded'}; run {r.get('when', '?')}."
     load = r.get("load_average_at_end")
     return (
         f"Machine: {m['cpus']} CPUs ({m['cpu']}), Linux {m['kernel']}, Python {m['python']}; "
@@ -67,8 +69,8 @@ def _ingest(r: dict[str, Any]) -> list[str]:
         "Command: `python -m bench.ingest_vs_orthanc`. Target: imx >= 5x Orthanc.",
         "",
         "| client | imx instances/s | Orthanc instances/s | imx / Orthanc | imx runs | "
-        "Orthanc runs | imx RSS MiB | Orthanc RSS MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "Orthanc runs | server CPU ms/instance, imx / Orthanc | imx RSS MiB | Orthanc RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, row in r["runs"].items():
         out.append(
