@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 import tempfile
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -22,9 +23,9 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
+    TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
@@ -58,41 +59,51 @@ def discover(path: Path) -> Iterator[Path]:
             yield p
 
 
+def _is_zip(f: Path) -> bool:
+    # A Part-10 file's preamble is free-form (PS3.10 7.1), so a DICOM file is never treated as a
+    # zip even if its bytes happen to look like one.
+    with f.open("rb") as fh:
+        head = fh.read(132)
+    return head[128:132] != b"DICM" and zipfile.is_zipfile(f)
+
+
 async def _import_paths(services: NodeServices, paths: list[Path], *,
-                        as_json: bool) -> Counter[str]:
+                        as_json: bool) -> tuple[Counter[str], int]:
     counts: Counter[str] = Counter()
     sem = asyncio.Semaphore(_CONCURRENCY)
     files = [f for p in paths for f in discover(p)]
-    total_bytes = sum(f.stat().st_size for f in files if f.suffix.lower() != ".zip")
+    total_bytes = sum(f.stat().st_size for f in files)
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=console, disable=as_json,
-                  transient=True) as progress:
-        task = progress.add_task("files", total=len(files))
-        byte_task = progress.add_task("bytes", total=total_bytes, visible=False)
+    # One bar over bytes (MB, MB/s) with the file count beside it.
+    with Progress(TextColumn("[bold]import[/] {task.fields[done]}/{task.fields[files]} files"),
+                  BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=console, disable=as_json, transient=True) as progress:
+        task = progress.add_task("import", total=total_bytes, done=0, files=len(files))
+        done = 0
 
         async def one(f: Path | None, display: str | None = None,
                       result: IngestResult | None = None) -> None:
             if result is None and f is not None:
-                size = f.stat().st_size if f.exists() else 0
                 async with sem:
                     result = await services.ingest.ingest_file(
                         f, source=f"import:{display or f.name}")
-                progress.advance(byte_task, size)
             if result is not None:
                 _report(result, display or str(f), counts, as_json=as_json)
 
         async def handle(f: Path) -> None:
-            if zipfile.is_zipfile(f):
+            nonlocal done
+            size = f.stat().st_size
+            if _is_zip(f):
                 await _import_zip(f, one, services.ingest,
                                   services.settings.ingest.max_instance_bytes)
             else:
                 await one(f)
-            progress.advance(task)
+            done += 1
+            progress.update(task, advance=size, done=done)
 
         await asyncio.gather(*(handle(f) for f in files))
     await services.manifests.flush()
-    return counts
+    return counts, total_bytes
 
 
 async def _import_zip(archive: Path, one: _OneFile, ingest: IngestService,
@@ -153,17 +164,24 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_from(config)
 
-        async def run() -> Counter[str]:
+        async def run() -> tuple[Counter[str], int]:
             async with open_node(settings) as services:
                 return await _import_paths(services, paths, as_json=as_json)
 
-        counts = asyncio.run(run())
+        started = time.monotonic()
+        counts, total_bytes = asyncio.run(run())
+        elapsed_s = max(time.monotonic() - started, 1e-6)
         if not as_json:
+            mb = total_bytes / 1e6
             table = Table(title="import summary")
             table.add_column("outcome")
             table.add_column("files", justify="right")
             for k in sorted(counts):
                 table.add_row(k, str(counts[k]))
-            Console().print(table)
+            out = Console()
+            out.print(table)
+            out.print(f"{sum(counts.values())} files, {mb:.1f} MB in {elapsed_s:.1f} s "
+                      f"({mb / elapsed_s:.1f} MB/s); rejected files are kept in "
+                      f"{settings.storage.quarantine_dir}", highlight=False)
         if any(k.startswith("rejected") for k in counts):
             raise typer.Exit(1)
