@@ -4,7 +4,8 @@
 
 Sends the same 200 CT slices as ``bench.ingest_vs_orthanc`` with storescu (TCP_NODELAY=1) into
 ``imx serve`` twice (storage.fsync true / false), into a bare pynetdicom SCP that does nothing
-(the ceiling of one serial association), then into imx once more under ``py-spy record`` and
+(the ceiling of one serial association), into imx over two associations at once (does it
+scale past one serial association?), then into imx once more under ``py-spy record`` and
 reports, per server thread, the share of wall time spent busy and the busiest imx / library
 frames. py-spy slows Python down, so its instances/s is not a benchmark number.
 """
@@ -60,6 +61,24 @@ def storescu(port: int, folder: Path) -> float:
         capture_output=True,
     )
     return time.perf_counter() - t0
+
+
+def parallel_rate(port: int, folders: list[Path]) -> float:
+    """storescu on several associations at once (one per folder): all instances / wall time."""
+    env = dict(os.environ, TCP_NODELAY="1")
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            ["storescu", "-aec", "IMX", "+sd", "+r", "-nh", "127.0.0.1", str(port), str(f)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for f in folders
+    ]
+    if any(p.wait() != 0 for p in procs):
+        raise RuntimeError("storescu failed")
+    return N / (time.perf_counter() - t0)
 
 
 def null_scp_rate(folder: Path) -> float:
@@ -130,6 +149,14 @@ def main() -> None:
                 rates[f"fsync={str(fsync).lower()}"] = round(
                     N / storescu(node.dimse_port, slices), 1
                 )
+        halves = [work / "half0", work / "half1"]
+        for i, f in enumerate(sorted(slices.rglob("*.dcm"))):
+            (halves[i % 2] / f.name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, halves[i % 2] / f.name)
+        with imx_serve(work / "imx-parallel") as node:
+            rates["fsync=true, 2 associations in parallel"] = round(
+                parallel_rate(node.dimse_port, halves), 1
+            )
         rates["bare pynetdicom SCP, no-op handler"] = round(null_scp_rate(slices), 1)
         profile: dict[str, object] = {"skipped": "py-spy not installed"}
         if Path(spy).exists():
