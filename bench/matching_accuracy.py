@@ -82,6 +82,7 @@ def run(people: int, queries: int, seed: int, compound_share: float = 0.1) -> di
     times_ms.sort()
     return {
         "seed": seed,
+        "compound_share": compound_share,
         "people": people,
         "queries": queries,
         "positives": positives,

@@ -2,8 +2,8 @@
 
 Each key is a short string an index (a dict here, a table later) maps to patient keys.
 A query and its record share a key when they agree on one of: birth date (or the
-day/month-swapped date), family-name sound + birth year, given-name sound + birth date
-month/year, first initial + ZIP5, phone, or an identifier.
+day/month-swapped date), family-name sound (metaphone) + birth year/month or month/day,
+given-name sound + birth year/month, first initial + ZIP5, phone, or an identifier.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def blocking_keys(demo: Demographics | PreparedDemographics) -> set[str]:
         demo: raw or prepared demographics.
 
     Returns:
-        Keys such as ``"dob:1980-04-03"``, ``"fy:SM0:1980"``, ``"gz:J:02139"``, ``"tel:..."``.
+        Keys such as ``"dob:1980-04-03"``, ``"fym:SM0:1980:04"``, ``"gz:J:02139"``, ``"tel:..."``.
     """
     p = demo if isinstance(demo, PreparedDemographics) else prepare(demo)
     return blocking_keys_prepared(p)
@@ -45,11 +45,13 @@ def blocking_keys_prepared(p: PreparedDemographics) -> set[str]:
         swapped = _swapped(p.birth_date)
         if swapped is not None:
             keys.add(f"dob:{swapped.isoformat()}")
-        year = p.birth_date.year
+        b = p.birth_date
         for part in p.family_parts or ((p.family,) if p.family else ()):
-            keys.add(f"fy:{jellyfish.soundex(part)}:{year}")
+            sound = jellyfish.metaphone(part)
+            keys.add(f"fym:{sound}:{b.year}:{b.month:02d}")  # day typos
+            keys.add(f"fmd:{sound}:{b.month:02d}:{b.day:02d}")  # year typos
         if p.first:
-            keys.add(f"gym:{jellyfish.soundex(p.first)}:{year}:{p.birth_date.month:02d}")
+            keys.add(f"gym:{jellyfish.soundex(p.first)}:{b.year}:{b.month:02d}")
     if p.first and p.zip5:
         keys.add(f"gz:{p.first[0]}:{p.zip5}")
     keys.update(f"tel:{phone}" for phone in p.phones)
