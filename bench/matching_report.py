@@ -58,9 +58,20 @@ def _accuracy_rows(results: list[dict[str, Any]]) -> list[str]:
             f"{r['ms_per_query_p99']:.2f} | {r['candidates_mean']:.0f} / {r['candidates_max']} |"
         )
     for r in results:
-        errs = ", ".join(f"{k}: {v}" for k, v in r["errors_by_kind"].items()) or "none"
+        single: dict[str, int] = {}
+        double = 0
+        for kind, outcomes in r["errors_by_kind"].items():
+            if "+" in kind:
+                double += sum(outcomes.values())
+            else:
+                single[kind] = sum(outcomes.values())
+        errs = ", ".join(f"{k} {v}" for k, v in sorted(single.items())) or "none"
         share = r.get("compound_share", 0)
-        rows.append(f"\nErrors by query kind, seed {r['seed']}, {share:.0%} two-change: {errs}.")
+        rows.append(
+            f"\nErrors, seed {r['seed']}, {share:.0%} two-change: single-change or negative "
+            f"queries: {errs}; two-change queries: {double} (full breakdown in "
+            "`bench/results/matching_accuracy.json`)."
+        )
     return rows
 
 
