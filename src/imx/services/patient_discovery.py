@@ -1,19 +1,17 @@
 """XCPD responder (ITI-55): find the one patient the initiator means, or say why not.
 
-Candidates are blocked on birth date (and the day/month-swapped date), scored on name,
-sex and identifiers, and decided conservatively: a wrong match discloses another person's
-images, so ties and borderline scores answer "no match" with the XCPD DetectedIssue code
-that tells the initiator what would settle it (ITI TF-2b 3.55.4.2.2.6).
+Candidates are blocked on birth date (and the day/month-swapped date) and on identifiers
+the initiator sent; ``imx.matching`` scores them (Fellegi-Sunter weights, Jaro-Winkler,
+nicknames, twins) and decides conservatively: a wrong match discloses another person's
+images, so ties and borderline scores answer "no match" with the XCPD DetectedIssue codes
+that tell the initiator what would settle it (ITI TF-2b 3.55.4.2.2.6).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
-from dataclasses import dataclass
 
-from rapidfuzz.distance import JaroWinkler
-
+from imx.matching import Demographics, MatchOutcome, decide
 from imx.model.audit import AuditRecord
 from imx.model.identifiers import PatientId
 from imx.model.imaging import PatientRecord
@@ -29,20 +27,7 @@ from imx.model.patient_discovery import (
 from imx.model.query import DateRange, ImagingQuery, QueryLevel
 from imx.ports import AuditSink, Clock, MetadataStore
 
-__all__ = ["MatchThresholds", "PatientDiscoveryService", "score_candidate"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MatchThresholds:
-    match: float = 0.92  # at or above: a confident match
-    review: float = 0.80  # between review and match: borderline, ask for more
-    margin: float = 0.05  # a runner-up this close to the best makes it ambiguous
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join("".join(c if c.isalnum() else " " for c in kept.upper()).split())
+__all__ = ["PatientDiscoveryService", "to_demographics"]
 
 
 def _dicom_name(record: PatientRecord) -> PersonName:
@@ -51,52 +36,45 @@ def _dicom_name(record: PatientRecord) -> PersonName:
     return PersonName(family=parts[0], given=given, prefix=parts[3], suffix=parts[4])
 
 
-def _name_score(query: PersonName, candidate: PersonName) -> float:
-    family = JaroWinkler.similarity(_fold(query.family), _fold(candidate.family))
-    q_given = _fold(" ".join(query.given[:1]))
-    c_given = _fold(" ".join(candidate.given[:1]))
-    given = JaroWinkler.similarity(q_given, c_given) if q_given and c_given else 0.5
-    # swapped order (family written as given) counts too
-    swapped = (JaroWinkler.similarity(_fold(query.family), c_given)
-               + JaroWinkler.similarity(q_given, _fold(candidate.family))) / 2
-    return max(0.6 * family + 0.4 * given, swapped * 0.95)
+def to_demographics(demo: PatientDemographics) -> Demographics:
+    """An XCPD query's demographics in the matcher's shape."""
+    name = demo.names[0] if demo.names else PersonName()
+    addr = demo.addresses[0] if demo.addresses else None
+    maiden = demo.mothers_maiden_name
+    return Demographics(
+        given_names=name.given, family_name=name.family, birth_date=demo.birth_date,
+        sex=demo.gender, address_lines=addr.street_lines if addr else (),
+        city=addr.city if addr else "", state=addr.state if addr else "",
+        postal_code=addr.postal_code if addr else "",
+        telecom=tuple(t for t in demo.telecoms if t.startswith("tel:")),
+        identifiers=tuple((i.assigning_authority, i.id) for i in demo.ids),
+        mothers_maiden_name=maiden.family if maiden else "")
 
 
-def score_candidate(query: PatientDemographics, candidate: PatientRecord) -> tuple[float, list[str]]:
-    """A score in [0, 1] and the PHI-free reasons behind it (kept for the audit)."""
-    reasons = []
-    name = max((_name_score(q, _dicom_name(candidate)) for q in query.names), default=0.0)
-    reasons.append(f"name={name:.2f}")
-    score = name
-    if query.birth_date and candidate.birth_date:
-        if query.birth_date != candidate.birth_date:
-            score -= 0.05  # a day/month transposition: still a candidate, slightly weaker
-            reasons.append("birth_date=transposed")
-        else:
-            reasons.append("birth_date=exact")
-    if query.gender and candidate.sex:
-        if query.gender == candidate.sex:
-            score = min(1.0, score + 0.03)
-            reasons.append("sex=agree")
-        else:
-            score -= 0.3  # twins of different sex share a birth date and an address
-            reasons.append("sex=disagree")
-    ours = {(i.assigning_authority, i.id) for i in (candidate.patient_id,
-                                                    *candidate.other_patient_ids)}
-    theirs = {(i.assigning_authority, i.id) for i in query.ids}
-    if ours & theirs:
-        score = 1.0
-        reasons.append("identifier=match")
-    return max(0.0, min(1.0, score)), reasons
+def _record_demographics(record: PatientRecord) -> Demographics:
+    name = _dicom_name(record)
+    ids = (record.patient_id, *record.other_patient_ids)
+    return Demographics(given_names=name.given, family_name=name.family,
+                        birth_date=record.birth_date,
+                        sex=record.sex if record.sex in ("M", "F") else "",
+                        identifiers=tuple((i.assigning_authority, i.id) for i in ids))
+
+
+def _issues(codes: tuple[str, ...]) -> tuple[DetectedIssue, ...]:
+    out = []
+    for code in codes:
+        try:
+            out.append(DetectedIssue(code))
+        except ValueError:
+            continue
+    return tuple(out) or (DetectedIssue.ANSWER_NOT_AVAILABLE,)
 
 
 class PatientDiscoveryService:
-    def __init__(self, *, metadata: MetadataStore, audit: AuditSink, clock: Clock,
-                 thresholds: MatchThresholds | None = None) -> None:
+    def __init__(self, *, metadata: MetadataStore, audit: AuditSink, clock: Clock) -> None:
         self._metadata = metadata
         self._audit = audit
         self._clock = clock
-        self._thresholds = thresholds or MatchThresholds()
 
     async def _candidates(self, demo: PatientDemographics) -> list[PatientRecord]:
         out: dict[PatientId, PatientRecord] = {}
@@ -118,34 +96,33 @@ class PatientDiscoveryService:
         return list(out.values())
 
     async def discover_patient(self, request: PatientDiscoveryRequest) -> PatientDiscoveryAnswer:
-        """Decide the ITI-55 answer for one query."""
-        demo = request.demographics
-        scored = sorted(((*score_candidate(demo, c), c) for c in await self._candidates(demo)),
-                        key=lambda t: t[0], reverse=True)
-        t = self._thresholds
+        """Decide the ITI-55 answer for one query (the decision's reasons go to the audit)."""
+        candidates = await self._candidates(request.demographics)
+        decision = decide(to_demographics(request.demographics),
+                          [(c.patient_id, _record_demographics(c)) for c in candidates])
         answer: PatientDiscoveryAnswer
-        if not scored or scored[0][0] < t.review:
-            answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH)
-        elif len(scored) > 1 and scored[1][0] >= t.review and scored[0][0] - scored[1][0] < t.margin:
+        if decision.outcome is MatchOutcome.MATCH and decision.patient_key is not None:
+            best = next(c for c in candidates if c.patient_id == decision.patient_key)
+            total = decision.explanation.total if decision.explanation else 0.0
+            answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.OK, matches=(
+                PatientMatch(score=max(0, min(100, round(total * 4))),
+                             demographics=PatientDemographics(
+                                 names=(_dicom_name(best),),
+                                 gender=best.sex if best.sex in ("M", "F") else "",
+                                 birth_date=best.birth_date, ids=(best.patient_id,))),))
+        elif decision.outcome is MatchOutcome.AMBIGUOUS:
             answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH,
                                             detected_issues=(DetectedIssue.ANSWER_NOT_AVAILABLE,))
-        elif scored[0][0] < t.match:
-            issue = (DetectedIssue.GENDER_REQUESTED if not demo.gender
-                     else DetectedIssue.ADDRESS_REQUESTED if not demo.addresses
-                     else DetectedIssue.TELECOM_REQUESTED if not demo.telecoms
-                     else DetectedIssue.ANSWER_NOT_AVAILABLE)
+        elif decision.outcome is MatchOutcome.NEED_MORE:
             answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH,
-                                            detected_issues=(issue,))
+                                            detected_issues=_issues(decision.detected_issues))
         else:
-            best = scored[0][2]
-            answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.OK, matches=(
-                PatientMatch(score=round(scored[0][0] * 100), demographics=PatientDemographics(
-                    names=(_dicom_name(best),), gender=best.sex if best.sex in ("M", "F") else "",
-                    birth_date=best.birth_date, ids=(best.patient_id,))),))
+            answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH)
         await self._audit.record(AuditRecord(
             event="patient-discovery", outcome="success", occurred_at=self._clock.now(),
             source=f"urn:oid:{request.sender_home_community_id}", transaction="ITI-55",
             patient_ids=tuple(m.demographics.ids[0].to_cx() for m in answer.matches),
-            detail=f"{answer.response_code.value} candidates={len(scored)} "
-                   f"best={' '.join(scored[0][1]) if scored else '-'}"))
+            detail=f"{answer.response_code.value} {decision.outcome.value} "
+                   f"candidates={decision.candidates_scored}",
+            extra={"explanation": str(decision.to_dict())[:2000]}))
         return answer
