@@ -44,8 +44,14 @@ def test_levels_per_information_model(model: str, level: str, ok: bool) -> None:
 
 def test_matching_keys_wildcards_and_universal() -> None:
     q = parse_identifier(
-        _ds(QueryRetrieveLevel="STUDY", PatientName="DOE*", PatientID="*", AccessionNumber="",
-            StudyDescription="CT?CHEST", StudyInstanceUID=""),
+        _ds(
+            QueryRetrieveLevel="STUDY",
+            PatientName="DOE*",
+            PatientID="*",
+            AccessionNumber="",
+            StudyDescription="CT?CHEST",
+            StudyInstanceUID="",
+        ),
         model=STUDY_ROOT,
     )
     assert q.patient_name == "DOE*"
@@ -56,7 +62,11 @@ def test_matching_keys_wildcards_and_universal() -> None:
 
 def test_uid_list_matching() -> None:
     q = parse_identifier(
-        _ds(QueryRetrieveLevel="SERIES", StudyInstanceUID="1.2.3", SeriesInstanceUID=["1.2.3.4", "1.2.3.5"]),
+        _ds(
+            QueryRetrieveLevel="SERIES",
+            StudyInstanceUID="1.2.3",
+            SeriesInstanceUID=["1.2.3.4", "1.2.3.5"],
+        ),
         model=STUDY_ROOT,
     )
     assert q.study_instance_uids == ("1.2.3",)
@@ -90,12 +100,25 @@ def test_numbers() -> None:
 
 def test_response_has_exactly_the_requested_keys() -> None:
     s = stored()
-    request = _ds(QueryRetrieveLevel="STUDY", PatientName="", StudyInstanceUID="", StudyDate="",
-                  NumberOfStudyRelatedInstances="", ModalitiesInStudy="")
+    request = _ds(
+        QueryRetrieveLevel="STUDY",
+        PatientName="",
+        StudyInstanceUID="",
+        StudyDate="",
+        NumberOfStudyRelatedInstances="",
+        ModalitiesInStudy="",
+    )
     out = build_identifier(request, retrieve_ae_title="IMX", patient=s.patient, study=s.study)
     keywords = {e.keyword for e in out}
-    assert keywords == {"QueryRetrieveLevel", "PatientName", "StudyInstanceUID", "StudyDate",
-                        "NumberOfStudyRelatedInstances", "ModalitiesInStudy", "RetrieveAETitle"}
+    assert keywords == {
+        "QueryRetrieveLevel",
+        "PatientName",
+        "StudyInstanceUID",
+        "StudyDate",
+        "NumberOfStudyRelatedInstances",
+        "ModalitiesInStudy",
+        "RetrieveAETitle",
+    }
     assert out.StudyInstanceUID == s.study.study_instance_uid
     assert out.StudyDate == "20240301"
     assert str(out.PatientName) == "Doe^Jane"
