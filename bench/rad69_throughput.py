@@ -152,19 +152,20 @@ def main() -> None:
             sampler = threading.Thread(target=_rss_sampler, args=(node.process.pid, stop, peak))
             sampler.start()
             received = 0
+            bodies = []
+            for i, (se, sops) in enumerate(series.items()):  # one request per series (dicomtrolley)
+                path = work / f"request-{i}.xml"
+                path.write_bytes(_request(study, {se: sops}, "1.3.6.1.4.1.21367.2026.1.1.1"))
+                bodies.append(path)
             t0 = time.perf_counter()
-            for se, sops in series.items():  # one request per series, as dicomtrolley does
-                body = _request(study, {se: sops}, "1.3.6.1.4.1.21367.2026.1.1.1")
-                with httpx.stream(
-                    "POST",
-                    f"http://127.0.0.1:{node.http_port}/xdsi/retrieve",
-                    content=body,
-                    timeout=600,
-                    headers={"Content-Type": "application/soap+xml"},
-                ) as r:
-                    r.raise_for_status()
-                    for chunk in r.iter_bytes(1 << 20):
-                        received += len(chunk)
+            for path in bodies:
+                # curl (C) reads the answer, so the client does not bound the measurement
+                out = subprocess.run(
+                    ["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{size_download}",
+                     "-H", "Content-Type: application/soap+xml", "--data-binary", f"@{path}",
+                     f"http://127.0.0.1:{node.http_port}/xdsi/retrieve"],
+                    check=True, capture_output=True, text=True)
+                received += int(out.stdout)
             elapsed = time.perf_counter() - t0
             stop.set()
             sampler.join()
