@@ -25,12 +25,15 @@ __all__ = ["RetrieveItem", "RetrievePlan", "RetrieveService"]
 # PS3.18 (2011) 6.4.4 / dcm4chee-arc ImageDocumentSource: "The requested instance(s) cannot be
 # provided in the requested transfer syntax." RAD TF-3 4.69.4.2.3 leaves the code open.
 TRANSFER_SYNTAX_NOT_PROVIDED = "urn:dicom:wado:0007"
+# Instances up to this size are read whole (one at a time: memory stays bounded).
+_WHOLE_READ_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetrieveItem:
     answer: DocumentAnswer
     blob_key: str
+    size_bytes: int = -1  # -1: unknown, stream in chunks
     study_instance_uid: str = ""
     stored_transfer_syntax_uid: str = ""
     send_transfer_syntax_uid: str = ""  # differs from stored: transcode while streaming
@@ -154,7 +157,7 @@ class RetrieveService:
                     repository_unique_id=doc.repository_unique_id,
                     document_unique_id=doc.document_unique_id, mime_type="application/dicom",
                     content_id=self._content_id()),
-                blob_key=inst.blob_key, study_instance_uid=study_uid,
+                blob_key=inst.blob_key, size_bytes=inst.size_bytes, study_instance_uid=study_uid,
                 stored_transfer_syntax_uid=inst.transfer_syntax_uid,
                 send_transfer_syntax_uid=send_ts))
         patients = set()
@@ -176,6 +179,10 @@ class RetrieveService:
                                                  item.send_transfer_syntax_uid)
             for i in range(0, len(out), chunk_bytes):
                 yield out[i:i + chunk_bytes]
+            return
+        if 0 <= item.size_bytes <= _WHOLE_READ_BYTES:
+            # One worker-thread hop for a typical instance instead of one per chunk.
+            yield await self._blobs.read_bytes(item.blob_key)
             return
         async for chunk in self._blobs.open_chunks(item.blob_key, chunk_bytes=chunk_bytes):
             yield chunk

@@ -216,15 +216,18 @@ async def write_multipart(parts: AsyncIterable[tuple[dict[str, str], AsyncIterab
     leading CRLF): dicomtrolley requires that (shared/peers/README.md)."""
     delimiter = f"--{boundary}".encode()
     first = True
+    # Framing bytes ride with the next data chunk: one write per part instead of three
+    # (each write is a message through the ASGI server).
+    pending = b""
     async for headers, body in parts:
-        head = (b"" if first else b"\r\n") + delimiter + b"\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1") + b"\r\n"
+        pending += (b"" if first else b"\r\n") + delimiter + b"\r\n"
+        pending += "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1") + b"\r\n"
         first = False
-        yield head
         async for chunk in body:
             if chunk:
-                yield chunk
-    yield (b"" if first else b"\r\n") + delimiter + b"--\r\n"
+                yield pending + chunk if pending else chunk
+                pending = b""
+    yield pending + (b"" if first else b"\r\n") + delimiter + b"--\r\n"
 
 
 def iter_events(reader: MultipartReader, chunks: Iterable[bytes]) -> list[Event]:
