@@ -71,7 +71,9 @@ class DimseSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 11112
     max_associations: int = 16
-    max_pdu_bytes: int = 131072
+    # PS3.8 D.3.3.1: the largest P-DATA PDU we accept. Large PDUs let a 512 KB CT slice
+    # arrive in one PDU; measured ~10% faster C-STORE than 128 KiB (docs/benchmarks.md).
+    max_pdu_bytes: int = 1048576
     # C-MOVE destinations by AE title (PS3.4 C.4.2: the SCP must know where a move goes)
     destinations: tuple[DimseDestination, ...] = ()
     acse_timeout_s: float = 30

@@ -72,8 +72,20 @@ class FileBlobStore:
         finally:
             os.close(fd)
 
+    def _ensure_dir(self, directory: Path) -> None:
+        """Create ``directory`` (and parents); a new directory's entry is made durable too,
+        or a crash could lose a whole new series folder with its fsync'd files."""
+        if directory.is_dir():
+            return
+        self._ensure_dir(directory.parent)
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            return
+        self._fsync_dir(directory.parent)
+
     def _write_atomic(self, path: Path, data: bytes | None, source: Path | None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(path.parent)
         tmp = path.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
         try:
             if source is not None:
@@ -86,7 +98,9 @@ class FileBlobStore:
                     fh.write(data or b"")
                     fh.flush()
                     if self._fsync:
-                        os.fsync(fh.fileno())
+                        # data and size are what a reader needs; the rename below is made
+                        # durable by the directory fsync
+                        os.fdatasync(fh.fileno())
             tmp.replace(path)
             self._fsync_dir(path.parent)
         except OSError as exc:
