@@ -75,7 +75,8 @@ def available() -> bool:
     return Path(ORTHANC).exists() and (shutil.which("gcc") or shutil.which("cc")) is not None
 
 
-def _config(workdir: Path, http_port: int, dicom_port: int, ae_title: str) -> dict[str, object]:
+def _config(workdir: Path, http_port: int, dicom_port: int, ae_title: str,
+            modalities: dict[str, tuple[str, str, int]] | None = None) -> dict[str, object]:
     plugins = [
         p
         for p in (f"{PLUGINS}/libOrthancDicomWeb.so", f"{PLUGINS}/libOrthancGdcm.so")
@@ -105,7 +106,7 @@ def _config(workdir: Path, http_port: int, dicom_port: int, ae_title: str) -> di
         "DicomAlwaysAllowGet": True,
         "DicomAlwaysAllowMove": True,
         "DicomCheckModalityHost": False,
-        "DicomModalities": {},
+        "DicomModalities": {k: list(v) for k, v in (modalities or {}).items()},
         "OverwriteInstances": True,
         "StableAge": 5,
         "SaveJobs": False,
@@ -123,8 +124,10 @@ def _config(workdir: Path, http_port: int, dicom_port: int, ae_title: str) -> di
 
 
 @contextlib.contextmanager
-def orthanc(workdir: Path, *, ae_title: str = "ORTHANC") -> Iterator[OrthancPeer]:
-    """Run Orthanc with its own storage in ``workdir`` for the duration of the block."""
+def orthanc(workdir: Path, *, ae_title: str = "ORTHANC",
+            modalities: dict[str, tuple[str, str, int]] | None = None) -> Iterator[OrthancPeer]:
+    """Run Orthanc with its own storage in ``workdir`` for the duration of the block;
+    ``modalities`` are its C-MOVE targets (AE title -> (AE title, host, port))."""
     if not available():
         raise RuntimeError(
             "Orthanc not installed (apt-get install orthanc orthanc-dicomweb orthanc-gdcm gcc)"
@@ -132,7 +135,8 @@ def orthanc(workdir: Path, *, ae_title: str = "ORTHANC") -> Iterator[OrthancPeer
     workdir.mkdir(parents=True, exist_ok=True)
     http_port, dicom_port = free_port(), free_port()
     cfg = workdir / "orthanc.json"
-    cfg.write_text(json.dumps(_config(workdir, http_port, dicom_port, ae_title), indent=1))
+    cfg.write_text(json.dumps(_config(workdir, http_port, dicom_port, ae_title, modalities),
+                              indent=1))
     env = dict(os.environ)
     shim = loopback_shim(workdir)
     if shim is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -12,28 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-HERE = Path(__file__).parent
+# One copy of the loopback shim and port helper, shared with the benchmarks.
+from bench.peers.orthanc import free_port, loopback_shim
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def loopback_shim(build_dir: Path) -> Path | None:
-    """Compile the LD_PRELOAD shim turning wildcard binds into 127.0.0.1 (DCMTK storescp and
-    Orthanc 1.10 have no bind-address option). None when no compiler is available."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        return None
-    out = build_dir / "bind_loopback.so"
-    if not out.exists():
-        subprocess.run(
-            [gcc, "-shared", "-fPIC", "-O2", "-o", str(out), str(HERE / "bind_loopback.c"), "-ldl"],
-            check=True,
-        )
-    return out
+__all__ = ["dataset_bytes", "free_port", "loopback_shim", "storescp"]
 
 
 def dataset_bytes(part10: bytes) -> bytes:
