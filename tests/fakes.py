@@ -103,6 +103,9 @@ class InMemoryBlobStore:
             raise MalformedMessageError("invalid blob key")
 
     async def put_bytes(self, key: str, data: bytes) -> None:
+        self.put_bytes_blocking(key, data)
+
+    def put_bytes_blocking(self, key: str, data: bytes) -> None:
         self._check(key)
         self.objects[key] = bytes(data)
 

@@ -52,6 +52,10 @@ class BlobStore(Protocol):
         """Store ``data`` under ``key`` atomically (overwrites atomically if present)."""
         ...
 
+    def put_bytes_blocking(self, key: str, data: bytes) -> None:
+        """``put_bytes`` for callers already on a worker thread (blocks; never on the loop)."""
+        ...
+
     async def put_file(self, key: str, source: Path) -> None:
         """Store the contents of a local file atomically (may move/copy it)."""
         ...

@@ -69,12 +69,11 @@ class DimseHandlers:
         data = getattr(event.request, "DataSet", None)
         if not isinstance(data, io.BytesIO):
             return 0xC000  # PS3.4 B.2.3: Error, cannot understand (no data set)
-        # The raw encoded data set goes to ingest undecoded (the hot path).
+        # The raw encoded data set goes to ingest undecoded (the hot path); parsing and the
+        # blob write run on this association thread, only the transaction on the loop.
         raw = data.getvalue()
-        result = self._bridge.run(
-            self._services.ingest.ingest_dataset(
-                event.file_meta, raw, source=f"dimse:{_peer(event)}"
-            )
+        result = self._services.ingest.ingest_dataset_in_thread(
+            event.file_meta, raw, source=f"dimse:{_peer(event)}", run=self._bridge.run
         )
         if result.status is IngestStatus.REJECTED:
             return store_status_for_reason(result.reason)

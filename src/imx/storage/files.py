@@ -112,6 +112,9 @@ class FileBlobStore:
         path = self._path(key)
         await anyio.to_thread.run_sync(self._write_atomic, path, data, None)
 
+    def put_bytes_blocking(self, key: str, data: bytes) -> None:
+        self._write_atomic(self._path(key), data, None)
+
     async def put_file(self, key: str, source: Path) -> None:
         path = self._path(key)
         await anyio.to_thread.run_sync(self._write_atomic, path, None, source)

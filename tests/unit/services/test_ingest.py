@@ -229,3 +229,45 @@ async def test_listeners_only_hear_committed_instances() -> None:
     await svc.ingest_bytes(b"junk" * 100, source="test")  # rejected
     await svc.ingest_bytes(mutate(PatientName="Other^Name"), source="test")  # conflict
     assert seen == ["stored"]
+
+
+def test_in_thread_door_matches_the_async_one() -> None:
+    """C-STORE's door: parse and blob write on the caller's thread, the rest on the loop."""
+    import asyncio
+    import threading
+
+    from pydicom.filebase import DicomBytesIO
+
+    svc, metadata, blobs, q = make()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def run(coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(10)
+
+    def split(data: bytes):  # type: ignore[no-untyped-def]
+        ds = pydicom.dcmread(io.BytesIO(data))
+        raw = DicomBytesIO()
+        raw.is_little_endian, raw.is_implicit_VR = True, False
+        pydicom.filewriter.write_dataset(raw, ds)
+        return ds.file_meta, raw.getvalue()
+
+    try:
+        meta, raw = split(CT)
+        first = svc.ingest_dataset_in_thread(meta, raw, source="t", run=run)
+        assert first.status is IngestStatus.STORED
+        inst = run(metadata.get_instance(first.sop_instance_uid))
+        assert blobs.objects[inst.blob_key].endswith(raw)  # dataset bytes kept as received
+        again = svc.ingest_dataset_in_thread(meta, raw, source="t", run=run)
+        assert again.status is IngestStatus.DUPLICATE
+        meta2, raw2 = split(mutate(PatientName="Other^Name"))
+        conflict = svc.ingest_dataset_in_thread(meta2, raw2, source="t", run=run)
+        assert conflict.status is IngestStatus.REJECTED and conflict.reason == "conflict"
+        assert list(blobs.objects) == [inst.blob_key]  # the conflicting blob was removed
+        bad = svc.ingest_dataset_in_thread(meta, raw[:100], source="t", run=run)
+        assert bad.status is IngestStatus.REJECTED
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
