@@ -239,6 +239,22 @@ class InMemoryMetadataStore:
     async def get_study(self, study_instance_uid: str) -> StudyRecord | None:
         return self.studies.get(study_instance_uid)
 
+    async def upsert_patient(self, patient: PatientRecord) -> None:
+        self.patients[patient.patient_id] = patient
+
+    async def merge_patient(self, *, surviving: PatientId, retired: PatientId) -> int:
+        if surviving not in self.patients:
+            raise NotFoundError("surviving patient unknown")
+        if retired not in self.patients or retired == surviving:
+            return 0
+        moved = 0
+        for uid, st in list(self.studies.items()):
+            if st.patient_id == retired:
+                self.studies[uid] = dataclasses.replace(st, patient_id=surviving)
+                moved += 1
+        del self.patients[retired]
+        return moved
+
     async def get_patient(self, patient_id: PatientId) -> PatientRecord | None:
         return self.patients.get(patient_id)
 

@@ -120,6 +120,15 @@ class MetadataStore(Protocol):
     async def get_patient(self, patient_id: PatientId) -> PatientRecord | None:
         ...
 
+    async def upsert_patient(self, patient: PatientRecord) -> None:
+        """Insert or update a patient's demographics (registration feed, ITI-8)."""
+        ...
+
+    async def merge_patient(self, *, surviving: PatientId, retired: PatientId) -> int:
+        """Move the retired patient's studies to the surviving one and drop the retired
+        record (ADT A40); returns how many studies moved. The surviving patient must exist."""
+        ...
+
     async def list_series(self, study_instance_uid: str) -> list[SeriesRecord]:
         ...
 

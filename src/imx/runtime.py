@@ -15,6 +15,7 @@ from imx.services.document_query import DocumentQueryService
 from imx.services.ingest import IngestService
 from imx.services.manifests import ManifestService
 from imx.services.patient_discovery import PatientDiscoveryService
+from imx.services.patient_feed import PatientFeedService
 from imx.services.retrieve import RetrieveService
 from imx.settings import Settings
 from imx.storage import build_blob_store, build_metadata_store
@@ -64,6 +65,7 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
                     metadata=metadata, blobs=blobs,
                     home_community_id=settings.node.home_community_id,
                     repository_unique_id=settings.node.repository_unique_id),
+                patient_feed=PatientFeedService(metadata=metadata, audit=audit, clock=clock),
             )
         finally:
             await ingest.drain()  # background header indexing finishes before the store closes

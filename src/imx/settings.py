@@ -24,6 +24,7 @@ __all__ = [
     "DicomwebSettings",
     "DimseDestination",
     "DimseSettings",
+    "Hl7v2Settings",
     "HttpSettings",
     "IngestSettings",
     "ManifestSettings",
@@ -141,6 +142,15 @@ class DicomwebSettings(BaseModel):
     max_qido_results: int = 10000
 
 
+class Hl7v2Settings(BaseModel):
+    """The MLLP listener of the registration feed (ITI-8 ADT)."""
+
+    model_config = _FROZEN
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 2575
+
+
 class Settings(BaseSettings):
     """Every setting of a node. Frozen; see ``imx.example.toml``."""
 
@@ -155,6 +165,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     manifests: ManifestSettings = Field(default_factory=ManifestSettings)
     dicomweb: DicomwebSettings = Field(default_factory=DicomwebSettings)
+    hl7v2: Hl7v2Settings = Field(default_factory=Hl7v2Settings)
 
     @classmethod
     def settings_customise_sources(

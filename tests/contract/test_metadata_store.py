@@ -313,3 +313,25 @@ async def test_documents_filters_and_order(store) -> None:
     ]
     assert await store.get_document("1.2.3.404") is None
     await store.deprecate_document("1.2.3.404")  # unknown: no error
+
+
+async def test_upsert_and_merge_patient(store) -> None:
+    from imx.errors import NotFoundError
+    from imx.model.imaging import PatientRecord
+
+    keep = PatientId(id="KEEP", assigning_authority="1.2.3.4")
+    await store.upsert_patient(PatientRecord(patient_id=keep, patient_name="Doe^Jane",
+                                             birth_date=dt.date(1980, 2, 15), sex="F"))
+    assert (await store.get_patient(keep)).patient_name == "Doe^Jane"
+    await store.store_instance(stored(patient="OLD", issuer="1.2.3.4", study=7))
+    moved = await store.merge_patient(surviving=keep, retired=PatientId(id="OLD", assigning_authority="1.2.3.4"))
+    assert moved == 1
+    assert (await store.get_study(f"{ROOT}.7")).patient_id == keep
+    assert await store.get_patient(PatientId(id="OLD", assigning_authority="1.2.3.4")) is None
+    assert await store.merge_patient(surviving=keep, retired=PatientId(id="NONE", assigning_authority="1.2")) == 0
+    try:
+        await store.merge_patient(surviving=PatientId(id="NONE", assigning_authority="1.2"), retired=keep)
+    except NotFoundError:
+        pass
+    else:
+        raise AssertionError("merging into an unknown patient must fail")

@@ -46,6 +46,13 @@ async def run_node(settings: Settings) -> None:
             dimse = DimseServer(services, loop=asyncio.get_running_loop())
             port = dimse.start()
             log.info("DIMSE listening", extra={"ae_title": settings.dimse.ae_title, "port": port})
+        mllp = None
+        if settings.hl7v2.enabled:
+            from imx.hl7v2.mllp import MllpServer
+
+            mllp = MllpServer(services.patient_feed, services.clock, host=settings.hl7v2.host,
+                              port=settings.hl7v2.port)
+            log.info("MLLP listening", extra={"port": await mllp.start()})
         manifest_task = asyncio.create_task(services.manifests.run(), name="manifests")
         index_task = asyncio.create_task(services.ingest.run_indexer(), name="indexer")
         config = uvicorn.Config(
@@ -62,4 +69,6 @@ async def run_node(settings: Settings) -> None:
                     await task
             if dimse is not None:
                 dimse.stop()
+            if mllp is not None:
+                await mllp.stop()
             await services.manifests.flush()

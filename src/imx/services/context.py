@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from imx.services.ingest import IngestService
     from imx.services.manifests import ManifestService
     from imx.services.patient_discovery import PatientDiscoveryService
+    from imx.services.patient_feed import PatientFeedService
     from imx.services.retrieve import RetrieveService
 
 __all__ = ["NodeServices"]
@@ -33,3 +34,4 @@ class NodeServices:
     patient_discovery: PatientDiscoveryService
     document_query: DocumentQueryService
     retrieve: RetrieveService
+    patient_feed: PatientFeedService

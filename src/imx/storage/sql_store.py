@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imx.errors import StoreError
+from imx.errors import NotFoundError, StoreError
 from imx.model.document import DocumentEntry
 from imx.model.identifiers import PatientId
 from imx.model.imaging import (
@@ -154,6 +154,27 @@ class SqlMetadataStore:
         return await self.write(
             lambda conn: [self._store_one(conn, item, replace=replace) for item in items]
         )
+
+    async def upsert_patient(self, patient: PatientRecord) -> None:
+        await self.write(lambda conn: self._upsert_patient(conn, patient))
+
+    async def merge_patient(self, *, surviving: PatientId, retired: PatientId) -> int:
+        def run(conn: sa.Connection) -> int:
+            def pk(pid: PatientId) -> int | None:
+                return conn.execute(sa.select(P.c.pk).where(
+                    P.c.patient_id == pid.id, P.c.issuer == pid.assigning_authority)).scalar()
+
+            keep, drop = pk(surviving), pk(retired)
+            if keep is None:
+                raise NotFoundError("surviving patient unknown")
+            if drop is None or drop == keep:
+                return 0
+            moved = conn.execute(ST.update().where(ST.c.patient_pk == drop)
+                                 .values(patient_pk=keep)).rowcount
+            conn.execute(P.delete().where(P.c.pk == drop))
+            return int(moved or 0)
+
+        return await self.write(run)
 
     def _upsert_patient(self, conn: sa.Connection, p: PatientRecord) -> int:
         values = {
