@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
-import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from imx.errors import MalformedMessageError, NotFoundError, StoreError
+from imx.errors import NotFoundError, StoreError
 from imx.model.audit import AuditRecord
 from imx.model.document import DocumentEntry
-from imx.model.identifiers import PatientId, is_valid_uid
+from imx.model.identifiers import PatientId
 from imx.model.imaging import (
     InstanceRecord,
     PatientRecord,
@@ -22,9 +21,9 @@ from imx.model.imaging import (
     StudyRecord,
 )
 from imx.model.query import DateRange, ImagingQuery
+from imx.storage.files import check_key, instance_key
 from imx.storage.text import fold
 
-_KEY = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*(/[0-9A-Za-z][0-9A-Za-z._-]*)*$")
 DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
 
 
@@ -77,30 +76,14 @@ class InMemoryBlobStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    def key_for(
-        self,
-        *,
-        study_instance_uid: str,
-        series_instance_uid: str,
-        sop_instance_uid: str,
-        sha256: str,
-    ) -> str:
-        for uid in (study_instance_uid, series_instance_uid, sop_instance_uid):
-            if not is_valid_uid(uid):
-                raise MalformedMessageError("invalid UID in blob key")
-        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-            raise MalformedMessageError("invalid sha256 in blob key")
-        return f"{study_instance_uid}/{series_instance_uid}/{sop_instance_uid}.{sha256[:12]}.dcm"
+    # The key rules are FileBlobStore's own functions: the fake cannot drift from them.
+    def key_for(self, *, study_instance_uid: str, series_instance_uid: str,
+                sop_instance_uid: str, sha256: str) -> str:
+        return instance_key(study_instance_uid=study_instance_uid,
+                            series_instance_uid=series_instance_uid,
+                            sop_instance_uid=sop_instance_uid, sha256=sha256)
 
-    @staticmethod
-    def _check(key: str) -> None:
-        # Same rule as FileBlobStore._path: relative, no traversal, no hidden/temp parts.
-        if (
-            not _KEY.match(key)
-            or ".." in key.split("/")
-            or any(part.startswith(".") for part in key.split("/"))
-        ):
-            raise MalformedMessageError("invalid blob key")
+    _check = staticmethod(check_key)
 
     async def put_bytes(self, key: str, data: bytes) -> None:
         self.put_bytes_blocking(key, data)

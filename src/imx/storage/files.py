@@ -19,11 +19,33 @@ import anyio
 from imx.errors import MalformedMessageError, NotFoundError, StoreError
 from imx.model.identifiers import is_valid_uid
 
-__all__ = ["FileBlobStore"]
+__all__ = ["FileBlobStore", "check_key", "instance_key"]
 
 _KEY = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*(/[0-9A-Za-z][0-9A-Za-z._-]*)*$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 TEMP_PREFIX = ".tmp-"
+
+
+def instance_key(*, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str,
+                 sha256: str) -> str:
+    """The blob key of one instance: ``<study>/<series>/<sop>.<sha256[:12]>.dcm``.
+
+    Built only from validated UIDs and a hex digest (no raw input reaches a path); the
+    content hash keeps two different copies of one SOP Instance UID apart.
+    """
+    for uid in (study_instance_uid, series_instance_uid, sop_instance_uid):
+        if not is_valid_uid(uid):
+            raise MalformedMessageError("invalid UID in blob key")
+    if not _SHA.match(sha256):
+        raise MalformedMessageError("invalid sha256 in blob key")
+    return f"{study_instance_uid}/{series_instance_uid}/{sop_instance_uid}.{sha256[:12]}.dcm"
+
+
+def check_key(key: str) -> None:
+    """Refuse any key that is not relative, plain and ours: no traversal, no temp files."""
+    parts = key.split("/")
+    if not _KEY.match(key) or ".." in parts or any(p.startswith(TEMP_PREFIX) for p in parts):
+        raise MalformedMessageError("invalid blob key")
 
 
 class FileBlobStore:
@@ -44,20 +66,12 @@ class FileBlobStore:
         sop_instance_uid: str,
         sha256: str,
     ) -> str:
-        for uid in (study_instance_uid, series_instance_uid, sop_instance_uid):
-            if not is_valid_uid(uid):
-                raise MalformedMessageError("invalid UID in blob key")
-        if not _SHA.match(sha256):
-            raise MalformedMessageError("invalid sha256 in blob key")
-        return f"{study_instance_uid}/{series_instance_uid}/{sop_instance_uid}.{sha256[:12]}.dcm"
+        return instance_key(study_instance_uid=study_instance_uid,
+                            series_instance_uid=series_instance_uid,
+                            sop_instance_uid=sop_instance_uid, sha256=sha256)
 
     def _path(self, key: str) -> Path:
-        if (
-            not _KEY.match(key)
-            or ".." in key.split("/")
-            or any(part.startswith(TEMP_PREFIX) for part in key.split("/"))
-        ):
-            raise MalformedMessageError("invalid blob key")
+        check_key(key)
         path = self._root / key
         if self._root not in path.parents:
             raise MalformedMessageError("invalid blob key")
