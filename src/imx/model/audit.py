@@ -22,3 +22,21 @@ class AuditRecord:
     study_instance_uids: tuple[str, ...] = ()
     detail: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # The human requester and why (XUA SAML attributes; ITI TF-2 3.40.4.2, SPEC-NOTES §5.2)
+    requester_user_id: str = ""
+    requester_organization_id: str = ""
+    requester_organization: str = ""
+    requester_home_community_id: str = ""
+    purpose_of_use: str = ""
+    requester_role: str = ""
+    # ATNA encoding hints (imx.audit; DICOM PS3.15 A.5, SPEC-NOTES §6.2)
+    role: str = ""  # "responder" | "initiator" | "" (this node's side of the transaction)
+    query_id: str = ""  # stored query UUID (ITI-38) or query message id (ITI-55)
+    query_payload_b64: str = ""  # base64 of the query body (ParticipantObjectQuery)
+    document_unique_ids: tuple[str, ...] = ()
+    repository_unique_id: str = ""
+    home_community_id: str = ""  # the community of the documents / query target
+    source_endpoint: str = ""  # Source Role ID UserID (wsa:ReplyTo, endpoint URL, AE title)
+    destination_endpoint: str = ""  # Destination Role ID UserID (endpoint URL, AE title)
+    source_address: str = ""  # NetworkAccessPointID of the source (IP or DNS name)
+    destination_address: str = ""
