@@ -6,12 +6,15 @@ RegistryError's ``location`` is the responding community (ITI TF-2b 3.38.4.1.3).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
 from lxml import etree
 
+from imx.errors import MalformedMessageError
 from imx.model.document import Code, DocumentEntry
+from imx.model.network import RemoteDocument, RemoteQueryResult
 from imx.model.registry import RegistryErrorItem
 from imx.transactions.iti38_xca_query.codes import (
     DOCUMENT_ENTRY_TYPE_STABLE,
@@ -19,7 +22,7 @@ from imx.transactions.iti38_xca_query.codes import (
     Scheme,
     Severity,
 )
-from imx.wire.dtm import format_dtm
+from imx.wire.dtm import format_dtm, parse_dtm
 from imx.wire.ebrim import (
     NS_QUERY,
     NS_RIM,
@@ -29,9 +32,16 @@ from imx.wire.ebrim import (
     localized_name,
     rim,
     slot,
+    slot_values,
 )
 
-__all__ = ["build_registry_error_list", "build_response", "overall_status"]
+__all__ = [
+    "build_registry_error_list",
+    "build_response",
+    "overall_status",
+    "parse_registry_error",
+    "parse_response",
+]
 
 Element = etree._Element
 _NSMAP = {"query": NS_QUERY, "rim": NS_RIM, "rs": NS_RS}
@@ -148,3 +158,97 @@ def build_extrinsic_object(entry: DocumentEntry, home_community_id: str) -> Elem
         value=entry.document_unique_id, object_id=_child_id(entry.entry_uuid, "uid"),
         name="XDSDocumentEntry.uniqueId"))
     return eo
+
+
+# --- initiating side: reading an AdhocQueryResponse (ITI TF-2b 3.38.4.1.3) -------------------
+
+_CODED_FIELDS = {Scheme.CLASS_CODE.value: "class_code", Scheme.TYPE_CODE.value: "type_code",
+                 Scheme.FORMAT_CODE.value: "format_code"}
+
+
+def parse_response(root: Element) -> RemoteQueryResult:
+    """Read an AdhocQueryResponse: LeafClass DocumentEntries and RegistryErrors.
+
+    ObjectRefs (a responder that ignored returnType) are skipped. An ExtrinsicObject without
+    uniqueId or repositoryUniqueId cannot be retrieved and is reported as an XDSRegistryError
+    warning instead of failing the whole answer.
+
+    Raises:
+        MalformedMessageError: not an AdhocQueryResponse or no status.
+    """
+    if root.tag != f"{{{NS_QUERY}}}AdhocQueryResponse":
+        raise MalformedMessageError("body is not an AdhocQueryResponse")
+    status = root.get("status") or ""
+    if not status:
+        raise MalformedMessageError("AdhocQueryResponse without status")
+    errors = [parse_registry_error(e) for e in root.iter(f"{{{NS_RS}}}RegistryError")]
+    documents = []
+    objects = root.find(rim("RegistryObjectList"))
+    for eo in objects.iterchildren(rim("ExtrinsicObject")) if objects is not None else ():
+        doc = _parse_extrinsic_object(eo)
+        if doc is None:
+            errors.append(RegistryErrorItem(
+                error_code="XDSRegistryError", is_warning=True, location=eo.get("home") or "",
+                code_context="DocumentEntry without uniqueId or repositoryUniqueId skipped"))
+            continue
+        documents.append(doc)
+    return RemoteQueryResult(status=status, documents=tuple(documents), errors=tuple(errors))
+
+
+def parse_registry_error(el: Element) -> RegistryErrorItem:
+    """One ``rs:RegistryError`` (the context is cut: it may be free text from a peer)."""
+    return RegistryErrorItem(
+        error_code=el.get("errorCode") or "XDSRegistryError",
+        code_context=(el.get("codeContext") or "")[:_MAX_CONTEXT],
+        location=el.get("location") or "",
+        is_warning=(el.get("severity") or "").endswith(":Warning"))
+
+
+def _parse_extrinsic_object(eo: Element) -> RemoteDocument | None:
+    slots = slot_values(eo)
+    unique_id = ""
+    patient_id = ""
+    for ext in eo.iterchildren(rim("ExternalIdentifier")):
+        scheme = ext.get("identificationScheme")
+        if scheme == Scheme.UNIQUE_ID.value:
+            unique_id = (ext.get("value") or "").strip()
+        elif scheme == Scheme.PATIENT_ID.value:
+            patient_id = (ext.get("value") or "").strip()
+    repository = (slots.get("repositoryUniqueId") or [""])[0]
+    if not unique_id or not repository:
+        return None
+    coded: dict[str, Code] = {}
+    author_institution = ""
+    for c in eo.iterchildren(rim("Classification")):
+        scheme = c.get("classificationScheme") or ""
+        if scheme in _CODED_FIELDS:
+            coding = (slot_values(c).get("codingScheme") or [""])[0]
+            name = c.find(f"{rim('Name')}/{rim('LocalizedString')}")
+            coded[_CODED_FIELDS[scheme]] = Code(
+                code=c.get("nodeRepresentation") or "", scheme=coding,
+                display=name.get("value", "") if name is not None else "")
+        elif scheme == Scheme.AUTHOR.value and not author_institution:
+            inst = (slot_values(c).get("authorInstitution") or [""])[0]
+            author_institution = inst.split("^")[0]
+    title_el = eo.find(f"{rim('Name')}/{rim('LocalizedString')}")
+    size = (slots.get("size") or [""])[0]
+    return RemoteDocument(
+        home_community_id=eo.get("home") or "", repository_unique_id=repository,
+        document_unique_id=unique_id, entry_uuid=eo.get("id") or "",
+        mime_type=eo.get("mimeType") or "",
+        title=title_el.get("value", "") if title_el is not None else "",
+        patient_id=patient_id, author_institution=author_institution,
+        creation_time=_dtm((slots.get("creationTime") or [""])[0]),
+        service_start_time=_dtm((slots.get("serviceStartTime") or [""])[0]),
+        size_bytes=int(size) if size.isdigit() else None,
+        reference_ids=tuple(slots.get("urn:ihe:iti:xds:2013:referenceIdList") or ()),
+        **coded)  # type: ignore[arg-type]
+
+
+def _dtm(raw: str) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        return parse_dtm(raw)
+    except MalformedMessageError:
+        return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from lxml import etree
 
 from imx.errors import MalformedMessageError, MissingParameterError
@@ -11,10 +13,27 @@ from imx.model.patient_discovery import (
     PatientDemographics,
     PatientDiscoveryRequest,
 )
-from imx.transactions.iti55_xcpd.codes import REQUEST_INTERACTION
-from imx.wire.hl7v3 import hl7, parse_ad, parse_ii, parse_pn, parse_ts_date
+from imx.transactions.iti55_xcpd.codes import (
+    ADMINISTRATIVE_GENDER_SYSTEM,
+    INTERACTION_ID_ROOT,
+    NS_HL7,
+    NS_XSI,
+    REQUEST_INTERACTION,
+    REQUEST_TRIGGER,
+)
+from imx.wire.hl7v3 import (
+    build_ad,
+    build_ii,
+    build_pn,
+    format_ts,
+    hl7,
+    parse_ad,
+    parse_ii,
+    parse_pn,
+    parse_ts_date,
+)
 
-__all__ = ["parse_request"]
+__all__ = ["build_request", "parse_request"]
 
 Element = etree._Element
 
@@ -108,3 +127,88 @@ def _attr(el: Element | None, name: str) -> str:
 
 def _int(raw: str) -> int | None:
     return int(raw) if raw.isdigit() else None
+
+
+# --- initiating side (ITI TF-2b 3.55.4.1.2) -------------------------------------------------
+
+def build_request(*, message_id: InstanceIdentifier, created_at: dt.datetime,
+                  sender_device_id: str, sender_home_community_id: str,
+                  receiver_device_id: str, receiver_endpoint: str = "",
+                  query_id: InstanceIdentifier, demographics: PatientDemographics,
+                  processing_code: str = "P", organization_name: str = "") -> Element:
+    """Build a PRPA_IN201305UV02 (immediate mode) for ``demographics``.
+
+    Parameters go in the order of PRPA_MT201306UV02.ParameterList (SPEC-NOTES §2.2); gender is
+    omitted rather than sent as UN when unknown (implementer practice, §2.2). ``demographics.ids``
+    with our assigning authority make this a Demographic Query and Feed (ITI TF-2b 3.55.4.1.2.4).
+    """
+    root = etree.Element(hl7(REQUEST_INTERACTION), nsmap={None: NS_HL7, "xsi": NS_XSI},
+                         ITSVersion="XML_1.0")
+    build_ii(root, "id", message_id)
+    _sub(root, "creationTime", value=format_ts(created_at))
+    _sub(root, "interactionId", root=INTERACTION_ID_ROOT, extension=REQUEST_INTERACTION)
+    _sub(root, "processingCode", code=processing_code)
+    _sub(root, "processingModeCode", code="T")
+    _sub(root, "acceptAckCode", code="AL")
+    receiver = _sub(root, "receiver", typeCode="RCV")
+    rdev = _sub(receiver, "device", classCode="DEV", determinerCode="INSTANCE")
+    _sub(rdev, "id", root=receiver_device_id.removeprefix("urn:oid:"))
+    if receiver_endpoint:
+        _sub(rdev, "telecom", value=receiver_endpoint)
+    ragent = _sub(rdev, "asAgent", classCode="AGNT")
+    rorg = _sub(ragent, "representedOrganization", classCode="ORG", determinerCode="INSTANCE")
+    _sub(rorg, "id", root=receiver_device_id.removeprefix("urn:oid:"))
+    sender = _sub(root, "sender", typeCode="SND")
+    sdev = _sub(sender, "device", classCode="DEV", determinerCode="INSTANCE")
+    _sub(sdev, "id", root=sender_device_id.removeprefix("urn:oid:"))
+    sagent = _sub(sdev, "asAgent", classCode="AGNT")
+    sorg = _sub(sagent, "representedOrganization", classCode="ORG", determinerCode="INSTANCE")
+    # ITI TF-2b 3.55.4.1.2: the initiator's home community ID, bare OID.
+    _sub(sorg, "id", root=sender_home_community_id.removeprefix("urn:oid:"))
+    if organization_name:
+        _sub(sorg, "name").text = organization_name
+    cap = _sub(root, "controlActProcess", classCode="CACT", moodCode="EVN")
+    _sub(cap, "code", code=REQUEST_TRIGGER, codeSystem=INTERACTION_ID_ROOT)
+    qbp = _sub(cap, "queryByParameter")
+    build_ii(qbp, "queryId", query_id)
+    _sub(qbp, "statusCode", code="new")
+    _sub(qbp, "responseModalityCode", code="R")
+    _sub(qbp, "responsePriorityCode", code="I")
+    params = _sub(qbp, "parameterList")
+    d = demographics
+    if d.gender in ("M", "F"):
+        p = _sub(params, "livingSubjectAdministrativeGender")
+        _sub(p, "value", code=d.gender, codeSystem=ADMINISTRATIVE_GENDER_SYSTEM)
+        _sub(p, "semanticsText").text = "LivingSubject.administrativeGender"
+    if d.birth_date is not None:
+        p = _sub(params, "livingSubjectBirthTime")
+        _sub(p, "value", value=d.birth_date.strftime("%Y%m%d"))
+        _sub(p, "semanticsText").text = "LivingSubject.birthTime"
+    for pid in d.ids:
+        p = _sub(params, "livingSubjectId")
+        _sub(p, "value", root=pid.assigning_authority, extension=pid.id)
+        _sub(p, "semanticsText").text = "LivingSubject.id"
+    if d.names:
+        p = _sub(params, "livingSubjectName")
+        for name in d.names:
+            build_pn(p, "value", name)
+        _sub(p, "semanticsText").text = "LivingSubject.name"
+    if d.mothers_maiden_name is not None:
+        p = _sub(params, "mothersMaidenName")
+        build_pn(p, "value", d.mothers_maiden_name)
+        _sub(p, "semanticsText").text = "Person.MothersMaidenName"
+    if d.addresses:
+        p = _sub(params, "patientAddress")
+        for addr in d.addresses:
+            build_ad(p, "value", addr)
+        _sub(p, "semanticsText").text = "Patient.addr"
+    if d.telecoms:
+        p = _sub(params, "patientTelecom")
+        for tel in d.telecoms:
+            _sub(p, "value", value=tel)
+        _sub(p, "semanticsText").text = "Patient.telecom"
+    return root
+
+
+def _sub(parent: Element, tag: str, **attrs: str) -> Element:
+    return etree.SubElement(parent, hl7(tag), **attrs)

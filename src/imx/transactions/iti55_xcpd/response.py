@@ -12,17 +12,24 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from imx.errors import MalformedMessageError
+from imx.model.identifiers import PatientId
 from imx.model.patient_discovery import (
+    Address,
+    DetectedIssue,
     InstanceIdentifier,
+    PatientDemographics,
     PatientDiscoveryAnswer,
     PatientDiscoveryRequest,
     PatientMatch,
+    PersonName,
     QueryResponseCode,
 )
 from imx.transactions.iti55_xcpd.codes import (
     ACK_ACCEPT,
     ACK_ERROR,
     ADMINISTRATIVE_GENDER_SYSTEM,
+    DETECTED_ISSUE_ALIASES,
     DETECTED_ISSUE_SYSTEM,
     INTERACTION_ID_ROOT,
     MATCH_OBSERVATION_CODE,
@@ -31,9 +38,19 @@ from imx.transactions.iti55_xcpd.codes import (
     RESPONSE_INTERACTION,
     RESPONSE_TRIGGER,
 )
-from imx.wire.hl7v3 import build_ad, build_ii, build_pn, format_ts, hl7
+from imx.wire.hl7v3 import (
+    build_ad,
+    build_ii,
+    build_pn,
+    format_ts,
+    hl7,
+    parse_ad,
+    parse_ii,
+    parse_pn,
+    parse_ts_date,
+)
 
-__all__ = ["ResponderIdentity", "build_response"]
+__all__ = ["DiscoveryResponse", "ResponderIdentity", "build_response", "parse_response"]
 
 Element = etree._Element
 
@@ -143,3 +160,116 @@ def _subject(match: PatientMatch, responder: ResponderIdentity) -> Element:
     # ITI TF-2b 3.55.4.2.2.1: the responding gateway's home community ID.
     _sub(entity, "id", root=responder.home_community_id)
     return subject
+
+
+# --- initiating side: reading a PRPA_IN201306UV02 (ITI TF-2b 3.55.4.2; SPEC-NOTES §2.3-2.4) ---
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscoveryResponse:
+    """A parsed PRPA_IN201306UV02 as the initiator sees it.
+
+    ``custodians[i]`` is the home community ID (bare OID) that holds ``answer.matches[i]``:
+    ITI TF-2b 3.55.4.2.2.1 puts it in registrationEvent/custodian/assignedEntity/id.
+    """
+
+    acknowledgement: str  # AA | AE | AR
+    answer: PatientDiscoveryAnswer
+    custodians: tuple[str, ...]
+    target_message_id: InstanceIdentifier | None
+
+
+def parse_response(root: Element) -> DiscoveryResponse:
+    """Parse a PRPA_IN201306UV02 leniently (SPEC-NOTES §2.4: AA/OK with no subject is NF).
+
+    Raises:
+        MalformedMessageError: not a PRPA_IN201306UV02, or a subject without a patient id.
+    """
+    if root.tag != hl7(RESPONSE_INTERACTION):
+        raise MalformedMessageError("body is not a PRPA_IN201306UV02")
+    ack = root.find(hl7("acknowledgement"))
+    ack_code = ""
+    issues: list[DetectedIssue] = []
+    texts: list[str] = []
+    target = None
+    if ack is not None:
+        type_code = ack.find(hl7("typeCode"))
+        ack_code = (type_code.get("code") or "").strip() if type_code is not None else ""
+        target = parse_ii(ack.find(f"{hl7('targetMessage')}/{hl7('id')}"))
+        for detail in ack.iterchildren(hl7("acknowledgementDetail")):
+            code = detail.find(hl7("code"))
+            raw = (code.get("code") or "").strip() if code is not None else ""
+            raw = DETECTED_ISSUE_ALIASES.get(raw, raw)
+            if raw in _ISSUES:
+                issues.append(DetectedIssue(raw))
+            text = detail.find(hl7("text"))
+            if text is not None and (text.text or "").strip():
+                texts.append(" ".join(text.text.split())[:200])
+    cap = root.find(hl7("controlActProcess"))
+    matches: list[PatientMatch] = []
+    custodians: list[str] = []
+    response_code = QueryResponseCode.APPLICATION_ERROR if ack_code in ("AE", "AR") else \
+        QueryResponseCode.NO_MATCH
+    if cap is not None:
+        qrc = cap.find(f"{hl7('queryAck')}/{hl7('queryResponseCode')}")
+        if qrc is not None and (qrc.get("code") or "").strip() in _RESPONSE_CODES:
+            response_code = QueryResponseCode((qrc.get("code") or "").strip())
+        for subject in cap.iterchildren(hl7("subject")):
+            event = subject.find(hl7("registrationEvent"))
+            if event is None:
+                continue
+            matches.append(_parse_subject(event))
+            custodian = event.find(f"{hl7('custodian')}/{hl7('assignedEntity')}/{hl7('id')}")
+            custodians.append((custodian.get("root") or "").strip().removeprefix("urn:oid:")
+                              if custodian is not None else "")
+    if response_code is QueryResponseCode.OK and not matches:
+        response_code = QueryResponseCode.NO_MATCH
+    answer = PatientDiscoveryAnswer(
+        response_code=response_code,
+        matches=tuple(matches) if response_code is QueryResponseCode.OK else (),
+        detected_issues=tuple(issues), error_text="; ".join(texts))
+    return DiscoveryResponse(acknowledgement=ack_code, answer=answer,
+                             custodians=tuple(custodians) if answer.matches else (),
+                             target_message_id=target)
+
+
+_ISSUES = frozenset(i.value for i in DetectedIssue)
+_RESPONSE_CODES = frozenset(c.value for c in QueryResponseCode)
+
+
+def _parse_subject(event: Element) -> PatientMatch:
+    patient = event.find(f"{hl7('subject1')}/{hl7('patient')}")
+    if patient is None:
+        raise MalformedMessageError("XCPD subject without subject1/patient")
+    ids = tuple(PatientId(id=ii.extension, assigning_authority=ii.root)
+                for ii in (parse_ii(e) for e in patient.iterchildren(hl7("id")))
+                if ii is not None and ii.extension)
+    if not ids:
+        raise MalformedMessageError("XCPD subject without a patient id")
+    person = patient.find(hl7("patientPerson"))
+    names: tuple[PersonName, ...] = ()
+    gender = ""
+    birth = None
+    addresses: tuple[Address, ...] = ()
+    telecoms: tuple[str, ...] = ()
+    if person is not None:
+        names = tuple(parse_pn(n) for n in person.iterchildren(hl7("name")))
+        g = person.find(hl7("administrativeGenderCode"))
+        gender = (g.get("code") or "").strip().upper() if g is not None else ""
+        b = person.find(hl7("birthTime"))
+        if b is not None and b.get("value"):
+            try:
+                birth = parse_ts_date(b.get("value", ""))
+            except MalformedMessageError:
+                birth = None
+        addresses = tuple(parse_ad(a) for a in person.iterchildren(hl7("addr")))
+        telecoms = tuple(t.get("value", "").strip() for t in person.iterchildren(hl7("telecom"))
+                         if t.get("value"))
+    score = 0
+    value = patient.find(f"{hl7('subjectOf1')}/{hl7('queryMatchObservation')}/{hl7('value')}")
+    if value is not None and (value.get("value") or "").strip().isdigit():
+        score = min(100, int((value.get("value") or "0").strip()))
+    return PatientMatch(
+        demographics=PatientDemographics(names=names, gender="" if gender in ("UN", "UNK") else gender,
+                                         birth_date=birth, addresses=addresses,
+                                         telecoms=telecoms, ids=ids),
+        score=score)
