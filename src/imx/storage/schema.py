@@ -128,3 +128,29 @@ audit_events = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
 )
 sa.Index("ix_audit_events_time", audit_events.c.occurred_at)
+
+# ATNA (imx.audit): the patients each audit record names (for `imx audit list --patient`) and
+# the outbox of syslog messages not yet acknowledged by the audit repository (m0003).
+audit_event_patients = sa.Table(
+    "audit_event_patients",
+    metadata,
+    sa.Column("audit_pk", sa.Integer, sa.ForeignKey("audit_events.pk"), nullable=False),
+    sa.Column("patient_id", sa.String(400), nullable=False),  # the CX as recorded
+    sa.Column("id_value", sa.String(200), nullable=False),  # CX.1 alone
+)
+sa.Index("ix_audit_event_patients_cx", audit_event_patients.c.patient_id)
+sa.Index("ix_audit_event_patients_id", audit_event_patients.c.id_value)
+
+audit_outbox = sa.Table(
+    "audit_outbox",
+    metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),  # send order
+    sa.Column("audit_pk", sa.Integer, sa.ForeignKey("audit_events.pk"), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("header", sa.String(600), nullable=False),  # RFC 5424 HEADER, built at enqueue
+    sa.Column("body", sa.LargeBinary, nullable=False),  # the audit XML (UTF-8)
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.String(200), nullable=False, default=""),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+)
+sa.Index("ix_audit_outbox_pending", audit_outbox.c.sent_at, audit_outbox.c.pk)
