@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 
 from imx.errors import NotFoundError, StoreError
@@ -19,6 +19,14 @@ from imx.model.imaging import (
     StoredInstance,
     StoreOutcome,
     StudyRecord,
+)
+from imx.matching.mpi_form import index_entry
+from imx.model.mpi import (
+    MpiCandidate,
+    MpiPatient,
+    MpiSource,
+    PatientCorrelation,
+    mpi_patient_from_record,
 )
 from imx.model.query import DateRange, ImagingQuery
 from imx.storage.files import check_key, instance_key
@@ -148,9 +156,77 @@ class InMemoryMetadataStore:
         self.instances: dict[str, InstanceRecord] = {}
         self.instance_json: dict[str, bytes] = {}
         self.documents: dict[str, DocumentEntry] = {}
+        self.mpi: dict[PatientId, tuple[MpiPatient, str, set[str]]] = {}
+        self.blocks: dict[str, set[PatientId]] = {}
+        self.correlations: dict[PatientId, PatientCorrelation] = {}
 
     async def close(self) -> None:
         return None
+
+    # -- PatientIndex -------------------------------------------------------------------
+
+    def _index(self, patient: MpiPatient) -> bool:
+        old = self.mpi.get(patient.patient_id)
+        if old is not None and patient.source is MpiSource.DICOM and (
+                old[0].source is not MpiSource.DICOM):
+            return False
+        if old is not None:
+            for key in old[2]:
+                self.blocks[key].discard(patient.patient_id)
+        form, keys = index_entry(patient)
+        keys = {k[:160] for k in keys}
+        self.mpi[patient.patient_id] = (patient, form, keys)
+        for key in keys:
+            self.blocks.setdefault(key, set()).add(patient.patient_id)
+        return True
+
+    async def upsert_mpi_patient(self, patient: MpiPatient) -> None:
+        self._index(patient)
+
+    async def upsert_mpi_patients(self, patients: Sequence[MpiPatient]) -> int:
+        return sum(self._index(p) for p in patients)
+
+    async def get_mpi_patient(self, patient_id: PatientId) -> MpiPatient | None:
+        entry = self.mpi.get(patient_id)
+        return entry[0] if entry else None
+
+    async def count_mpi_patients(self) -> int:
+        return len(self.mpi)
+
+    async def find_mpi_candidates(self, keys: Collection[str], *,
+                                  limit: int = 2000) -> list[MpiCandidate]:
+        found: set[PatientId] = set()
+        for key in sorted({k[:160] for k in keys})[:64]:
+            found |= self.blocks.get(key, set())
+        ordered = sorted(found, key=lambda p: (p.assigning_authority, p.id))[:limit]
+        return [MpiCandidate(patient_id=p, match_form=self.mpi[p][1]) for p in ordered]
+
+    async def merge_mpi_patient(self, *, surviving: PatientId, retired: PatientId) -> None:
+        if surviving == retired:
+            return
+        for remote, c in list(self.correlations.items()):
+            if c.local_patient_id == retired:
+                self.correlations[remote] = dataclasses.replace(c, local_patient_id=surviving)
+        old = self.mpi.pop(retired, None)
+        if old is not None:
+            for key in old[2]:
+                self.blocks[key].discard(retired)
+
+    async def add_correlation(self, correlation: PatientCorrelation) -> bool:
+        known = self.correlations.get(correlation.remote_patient_id)
+        if known is not None and known.local_patient_id == correlation.local_patient_id:
+            return False
+        self.correlations[correlation.remote_patient_id] = correlation
+        return True
+
+    async def resolve_correlation(self, remote_patient_id: PatientId) -> PatientId | None:
+        c = self.correlations.get(remote_patient_id)
+        return c.local_patient_id if c else None
+
+    async def list_correlations(self, local_patient_id: PatientId) -> list[PatientCorrelation]:
+        return [c for c in self.correlations.values() if c.local_patient_id == local_patient_id]
+
+    # -- MetadataStore ------------------------------------------------------------------
 
     async def store_instance(self, item: StoredInstance, *, replace: bool = True) -> StoreOutcome:
         return (await self.store_instances([item], replace=replace))[0]
@@ -165,6 +241,7 @@ class InMemoryMetadataStore:
                 outcomes.append(StoreOutcome(is_new=False, previous=existing, written=False))
                 continue
             self.patients[item.patient.patient_id] = item.patient
+            self._index(mpi_patient_from_record(item.patient))
             self.studies[item.study.study_instance_uid] = dataclasses.replace(
                 item.study, updated_at=item.instance.received_at
             )

@@ -7,7 +7,7 @@ Adapters in ``imx.storage`` / ``imx.audit`` implement them; tests use the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -22,9 +22,25 @@ from imx.model.imaging import (
     StoreOutcome,
     StudyRecord,
 )
+from imx.model.mpi import MpiCandidate, MpiPatient, PatientCorrelation
+from imx.model.community import Community
+from imx.model.network import CommunityPatient, RemoteDiscovery, RemoteQueryResult, RetrievedPart
+from imx.model.patient_discovery import PatientDemographics
 from imx.model.query import ImagingQuery
+from imx.model.registry import RegistryErrorItem
+from imx.model.retrieve import DocumentRequest, ImagingRetrieveRequest
 
-__all__ = ["AuditSink", "BlobStore", "Clock", "MetadataStore", "Quarantine"]
+__all__ = [
+    "AuditSink",
+    "BlobStore",
+    "Clock",
+    "CorrelationCache",
+    "MetadataStore",
+    "PatientIndex",
+    "PeerDirectory",
+    "PeerGateway",
+    "Quarantine",
+]
 
 
 @runtime_checkable
@@ -172,6 +188,53 @@ class MetadataStore(Protocol):
 
 
 @runtime_checkable
+class PatientIndex(Protocol):
+    """The responder's MPI: demographics with their blocking keys, and correlations.
+
+    Candidate retrieval is an indexed lookup of blocking keys (``imx.matching.blocking``),
+    never a scan. Ingest (DICOM headers) creates entries; the ADT feed and imports update them.
+    """
+
+    async def upsert_mpi_patient(self, patient: MpiPatient) -> None:
+        """Insert or replace an entry (its blocking keys are recomputed).
+
+        An entry from the ADT feed or an import is not replaced by DICOM-header data.
+        """
+        ...
+
+    async def upsert_mpi_patients(self, patients: Sequence[MpiPatient]) -> int:
+        """Batch form of ``upsert_mpi_patient`` in one transaction; returns how many."""
+        ...
+
+    async def get_mpi_patient(self, patient_id: PatientId) -> MpiPatient | None:
+        ...
+
+    async def find_mpi_candidates(self, keys: Collection[str], *,
+                                  limit: int = 2000) -> list[MpiCandidate]:
+        """Entries sharing at least one blocking key, at most ``limit`` (arbitrary order)."""
+        ...
+
+    async def merge_mpi_patient(self, *, surviving: PatientId, retired: PatientId) -> None:
+        """Drop the retired entry and move its correlations to the surviving one (ADT A40)."""
+        ...
+
+    async def count_mpi_patients(self) -> int:
+        ...
+
+    async def add_correlation(self, correlation: PatientCorrelation) -> bool:
+        """Record a correlation (idempotent); False if it was known already."""
+        ...
+
+    async def resolve_correlation(self, remote_patient_id: PatientId) -> PatientId | None:
+        """Our patient for another community's identifier, if correlated."""
+        ...
+
+    async def list_correlations(self, local_patient_id: PatientId) -> list[PatientCorrelation]:
+        """Every remote identifier correlated with one of our patients."""
+        ...
+
+
+@runtime_checkable
 class AuditSink(Protocol):
     async def record(self, record: AuditRecord) -> None:
         """Persist/ship one audit record; must not raise for transient sink trouble."""
@@ -184,4 +247,63 @@ class Quarantine(Protocol):
 
     async def keep(self, *, data: bytes | None, source_path: Path | None, reason: str,
                    detail: str, source: str) -> Path:
+        ...
+
+
+# --- the initiating gateway's view of the network (issue: Initiating Gateway) ---------------
+
+@runtime_checkable
+class PeerDirectory(Protocol):
+    """Who is on the network: the directory cache, or the configured community list."""
+
+    async def find_communities(self, *, transaction: str | None = None,
+                               state: str | None = None, near_postal_code: str | None = None,
+                               radius_miles: float | None = None,
+                               active: bool = True) -> list[Community]:
+        ...
+
+    async def get(self, home_community_id: str) -> Community | None:
+        ...
+
+
+@runtime_checkable
+class PeerGateway(Protocol):
+    """Outbound IHE transactions to one community's responding gateway.
+
+    Every method raises ``PeerUnavailableError`` when the peer cannot be reached, times out,
+    faults, or answers something unreadable; never with PHI in the detail.
+    """
+
+    async def discover_patient(self, community: Community,
+                               demographics: PatientDemographics) -> RemoteDiscovery:
+        ...
+
+    async def query_documents(self, community: Community, patient_id: PatientId) -> RemoteQueryResult:
+        ...
+
+    def retrieve_documents(self, community: Community, documents: Sequence[DocumentRequest]
+                           ) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
+        """ITI-39; parts stream in the peer's order, then its RegistryErrors."""
+        ...
+
+    def retrieve_imaging(self, community: Community, request: ImagingRetrieveRequest
+                         ) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
+        """RAD-75 (RAD-69 for a source inside our community)."""
+        ...
+
+
+@runtime_checkable
+class CorrelationCache(Protocol):
+    """Our patient ↔ their patient ID per community, with expiry (who was found where)."""
+
+    async def get_correlations(self, patient_key: str, *, now: dt.datetime
+                               ) -> dict[str, CommunityPatient | None]:
+        """Fresh entries by home community ID; None = searched there, not found."""
+        ...
+
+    async def put_correlation(self, patient_key: str, home_community_id: str,
+                              patient: CommunityPatient | None, *, expires_at: dt.datetime) -> None:
+        ...
+
+    async def forget(self, patient_key: str) -> int:
         ...

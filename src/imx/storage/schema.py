@@ -129,6 +129,67 @@ audit_events = sa.Table(
 )
 sa.Index("ix_audit_events_time", audit_events.c.occurred_at)
 
+# -- 0002: the responder's patient index (MPI) and cross-community correlations ------------
+# The current name and address only (PID-5/PID-11 first repetition); ``match_form`` is the
+# matcher's normalised form (imx.matching.mpi_form), ``mpi_blocking_keys`` its blocking keys.
+mpi_patients = sa.Table(
+    "mpi_patients",
+    metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("patient_id", sa.String(64), nullable=False),
+    sa.Column("issuer", sa.String(256), nullable=False, default=""),
+    sa.Column("source", sa.String(16), nullable=False, default="adt"),
+    sa.Column("family_name", sa.String(200), nullable=False, default=""),
+    sa.Column("given_names", sa.String(400), nullable=False, default=""),  # "^"-joined
+    sa.Column("name_prefix", sa.String(64), nullable=False, default=""),
+    sa.Column("name_suffix", sa.String(64), nullable=False, default=""),
+    sa.Column("birth_date", sa.Date, nullable=True),
+    sa.Column("sex", sa.String(4), nullable=False, default=""),  # HL7 M | F | UN | ""
+    sa.Column("street_lines", sa.String(400), nullable=False, default=""),  # "\n"-joined
+    sa.Column("city", sa.String(100), nullable=False, default=""),
+    sa.Column("state", sa.String(100), nullable=False, default=""),
+    sa.Column("postal_code", sa.String(20), nullable=False, default=""),
+    sa.Column("country", sa.String(60), nullable=False, default=""),
+    sa.Column("telecom", sa.String(400), nullable=False, default=""),  # "\n"-joined URIs
+    sa.Column("mothers_maiden_name", sa.String(200), nullable=False, default=""),
+    sa.Column("other_ids", sa.Text, nullable=False, default="[]"),
+    sa.Column("match_form", sa.Text, nullable=False, default=""),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("patient_id", "issuer", name="uq_mpi_patients_id_issuer"),
+)
+
+mpi_blocking_keys = sa.Table(
+    "mpi_blocking_keys",
+    metadata,
+    sa.Column("key", sa.String(160), primary_key=True),
+    sa.Column(
+        "mpi_pk",
+        sa.Integer,
+        sa.ForeignKey("mpi_patients.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sqlite_with_rowid=False,  # the primary key is the lookup index: no second copy
+)
+sa.Index("ix_mpi_blocking_keys_patient", mpi_blocking_keys.c.mpi_pk)
+
+patient_correlation = sa.Table(
+    "patient_correlation",
+    metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("local_patient_id", sa.String(64), nullable=False),
+    sa.Column("local_issuer", sa.String(256), nullable=False),
+    sa.Column("remote_patient_id", sa.String(64), nullable=False),
+    sa.Column("remote_issuer", sa.String(256), nullable=False),
+    sa.Column("home_community_id", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("remote_patient_id", "remote_issuer", name="uq_patient_correlation_remote"),
+)
+sa.Index(
+    "ix_patient_correlation_local",
+    patient_correlation.c.local_patient_id,
+    patient_correlation.c.local_issuer,
+)
+
 # ATNA (imx.audit): the patients each audit record names (for `imx audit list --patient`) and
 # the outbox of syslog messages not yet acknowledged by the audit repository (m0003).
 audit_event_patients = sa.Table(

@@ -27,6 +27,7 @@ from imx.model.query import ImagingQuery
 from imx.storage import schema
 from imx.storage.codec import document_from_json, document_to_json, ids_from_json, ids_to_json
 from imx.storage.hot_sql import HotSql
+from imx.storage.sql_mpi import SqlPatientIndexMixin
 from imx.storage.sql_query import instance_filters, patient_filters, series_filters, study_filters
 from imx.storage.text import fold
 
@@ -112,8 +113,8 @@ def _instance(row: Any) -> InstanceRecord:
 _STUDY_SELECT = sa.select(ST, P.c.patient_id, P.c.issuer).join(P, P.c.pk == ST.c.patient_pk)
 
 
-class SqlMetadataStore:
-    """MetadataStore over one SQLAlchemy AsyncEngine (see ADR 0002)."""
+class SqlMetadataStore(SqlPatientIndexMixin):
+    """MetadataStore over one SQLAlchemy AsyncEngine (see ADR 0002); also the PatientIndex."""
 
     def __init__(self, engine: AsyncEngine, writer: sa.Engine) -> None:
         self._engine = engine
@@ -130,6 +131,7 @@ class SqlMetadataStore:
     async def close(self) -> None:
         await self._engine.dispose()
         self._writer.dispose()
+        self._close_mpi()
 
     async def write(self, fn: Callable[[sa.Connection], T]) -> T:
         """Run ``fn`` in one write transaction on a worker thread; StoreError on failure."""
@@ -224,6 +226,7 @@ class SqlMetadataStore:
                 other_ids=ids_to_json(p.other_patient_ids),
             ),
         ).scalar_one()
+        self._index_ingested_patient(conn, p)
         modalities = conn.exec_driver_sql(
             q.study,
             q.params(

@@ -1,0 +1,300 @@
+"""``PatientIndex`` on the metadata store's database (SQLite | PostgreSQL).
+
+Candidate retrieval is one statement: the query's blocking keys are looked up in the
+primary key of ``mpi_blocking_keys`` (an index range per key; a WITHOUT ROWID table in
+SQLite) and the hits' stored match forms read by primary key. It is hand-written driver
+SQL, run on a pooled synchronous connection in a worker thread: one thread hop per query
+(see ``hot_sql`` for why Core statement building is avoided on hot paths).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import sqlalchemy as sa
+
+from imx.errors import StoreError
+from imx.matching.mpi_form import index_entry
+from imx.model.identifiers import PatientId
+from imx.model.imaging import PatientRecord
+from imx.model.mpi import (
+    MpiCandidate,
+    MpiPatient,
+    MpiSource,
+    PatientCorrelation,
+    mpi_patient_from_record,
+)
+from imx.model.patient_discovery import Address, PatientDemographics, PersonName
+from imx.storage import schema
+from imx.storage.codec import ids_from_json, ids_to_json
+
+__all__ = ["SqlPatientIndexMixin", "backfill", "mpi_row_values", "upsert_mpi"]
+
+T = TypeVar("T")
+M, K, C = schema.mpi_patients, schema.mpi_blocking_keys, schema.patient_correlation
+_MAX_KEYS = 64  # a query's keys; more is malformed input, not a person
+
+
+def mpi_row_values(patient: MpiPatient, match_form: str) -> dict[str, Any]:
+    """The ``mpi_patients`` columns of an entry (first name and address: the current ones)."""
+    d = patient.demographics
+    name = d.names[0] if d.names else PersonName()
+    addr = d.addresses[0] if d.addresses else Address()
+    return {
+        "patient_id": patient.patient_id.id,
+        "issuer": patient.patient_id.assigning_authority,
+        "source": patient.source.value,
+        "family_name": name.family,
+        "given_names": "^".join(name.given),
+        "name_prefix": name.prefix,
+        "name_suffix": name.suffix,
+        "birth_date": d.birth_date,
+        "sex": d.gender,
+        "street_lines": "\n".join(addr.street_lines),
+        "city": addr.city,
+        "state": addr.state,
+        "postal_code": addr.postal_code,
+        "country": addr.country,
+        "telecom": "\n".join(d.telecoms),
+        "mothers_maiden_name": d.mothers_maiden_name.family if d.mothers_maiden_name else "",
+        "other_ids": ids_to_json(d.ids),
+        "match_form": match_form,
+    }
+
+
+def _from_row(row: Any) -> MpiPatient:
+    name = PersonName(family=row.family_name,
+                      given=tuple(g for g in row.given_names.split("^") if g),
+                      prefix=row.name_prefix, suffix=row.name_suffix)
+    has_name = bool(row.family_name or row.given_names)
+    addr = Address(street_lines=tuple(x for x in row.street_lines.split("\n") if x),
+                   city=row.city, state=row.state, postal_code=row.postal_code,
+                   country=row.country)
+    has_addr = any((addr.street_lines, addr.city, addr.state, addr.postal_code, addr.country))
+    birth = row.birth_date
+    if isinstance(birth, str):  # driver-level reads on SQLite
+        birth = dt.date.fromisoformat(birth)
+    return MpiPatient(
+        patient_id=PatientId(id=row.patient_id, assigning_authority=row.issuer),
+        source=MpiSource(row.source),
+        demographics=PatientDemographics(
+            names=(name,) if has_name else (), gender=row.sex, birth_date=birth,
+            addresses=(addr,) if has_addr else (),
+            telecoms=tuple(t for t in row.telecom.split("\n") if t),
+            ids=ids_from_json(row.other_ids),
+            mothers_maiden_name=(PersonName(family=row.mothers_maiden_name)
+                                 if row.mothers_maiden_name else None)))
+
+
+class SqlPatientIndexMixin:
+    """The ``PatientIndex`` half of ``SqlMetadataStore`` (same engines, same transactions)."""
+
+    _engine: Any
+    _writer: sa.Engine
+    _mpi_reader: sa.Engine | None = None
+    _mpi_lock = threading.Lock()
+
+    async def write(self, fn: Callable[[sa.Connection], T]) -> T:
+        raise NotImplementedError  # SqlMetadataStore.write (one write transaction)
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _reader(self) -> sa.Engine:
+        """A small pool of synchronous read connections (SQLite: WAL readers beside the one
+        writer; PostgreSQL: the writer's pool serves reads too)."""
+        if self._writer.dialect.name != "sqlite":
+            return self._writer
+        with self._mpi_lock:
+            if self._mpi_reader is None:
+                engine = sa.create_engine(
+                    self._writer.url, pool_size=4, max_overflow=4,
+                    connect_args={"timeout": 30, "check_same_thread": False})
+
+                @sa.event.listens_for(engine, "connect")
+                def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                    cur = dbapi_conn.cursor()
+                    cur.execute("PRAGMA busy_timeout=30000")
+                    cur.execute("PRAGMA query_only=ON")
+                    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB per reader
+                    cur.close()
+
+                self._mpi_reader = engine
+            return self._mpi_reader
+
+    async def _read(self, fn: Callable[[sa.Connection], T]) -> T:
+        def run() -> T:
+            with self._reader().connect() as conn:
+                return fn(conn)
+
+        try:
+            return await anyio.to_thread.run_sync(run)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError("patient index read failed") from exc
+
+    def _placeholders(self, n: int) -> str:
+        mark = "?" if self._writer.dialect.paramstyle == "qmark" else "%s"
+        return ", ".join([mark] * n)
+
+    def _dbvalue(self, v: Any) -> Any:
+        if self._writer.dialect.name == "sqlite" and isinstance(v, dt.date):
+            return v.isoformat()
+        return v
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _upsert_mpi(self, conn: sa.Connection, patient: MpiPatient) -> bool:
+        return upsert_mpi(conn, patient)
+
+    def _index_ingested_patient(self, conn: sa.Connection, record: PatientRecord) -> None:
+        """Called inside the ingest transaction: DICOM headers create (or refresh their own)
+        index entry; entries from the ADT feed or an import are left alone."""
+        upsert_mpi(conn, mpi_patient_from_record(record))
+
+    async def upsert_mpi_patient(self, patient: MpiPatient) -> None:
+        await self.write(lambda conn: self._upsert_mpi(conn, patient))
+
+    async def upsert_mpi_patients(self, patients: Sequence[MpiPatient]) -> int:
+        return await self.write(lambda conn: sum(self._upsert_mpi(conn, p) for p in patients))
+
+    async def merge_mpi_patient(self, *, surviving: PatientId, retired: PatientId) -> None:
+        def run(conn: sa.Connection) -> None:
+            if surviving == retired:
+                return
+            conn.execute(C.update().where(
+                C.c.local_patient_id == retired.id,
+                C.c.local_issuer == retired.assigning_authority,
+            ).values(local_patient_id=surviving.id, local_issuer=surviving.assigning_authority))
+            pk = conn.execute(sa.select(M.c.pk).where(
+                M.c.patient_id == retired.id,
+                M.c.issuer == retired.assigning_authority)).scalar()
+            if pk is not None:
+                conn.execute(K.delete().where(K.c.mpi_pk == pk))
+                conn.execute(M.delete().where(M.c.pk == pk))
+
+        await self.write(run)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get_mpi_patient(self, patient_id: PatientId) -> MpiPatient | None:
+        def run(conn: sa.Connection) -> MpiPatient | None:
+            row = conn.execute(sa.select(M).where(
+                M.c.patient_id == patient_id.id,
+                M.c.issuer == patient_id.assigning_authority)).first()
+            return _from_row(row) if row is not None else None
+
+        return await self._read(run)
+
+    async def count_mpi_patients(self) -> int:
+        return await self._read(
+            lambda conn: int(conn.execute(sa.select(sa.func.count()).select_from(M)).scalar()
+                             or 0))
+
+    async def find_mpi_candidates(self, keys: Collection[str], *,
+                                  limit: int = 2000) -> list[MpiCandidate]:
+        wanted = sorted({k[:160] for k in keys})[:_MAX_KEYS]
+        if not wanted:
+            return []
+        sql = ("SELECT m.patient_id, m.issuer, m.match_form FROM mpi_patients m WHERE m.pk IN "
+               f"(SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({self._placeholders(len(wanted))}))"
+               f" LIMIT {int(limit)}")
+
+        def run(conn: sa.Connection) -> list[MpiCandidate]:
+            rows = conn.exec_driver_sql(sql, tuple(wanted)).all()
+            return [MpiCandidate(patient_id=PatientId(id=r[0], assigning_authority=r[1]),
+                                 match_form=r[2]) for r in rows]
+
+        return await self._read(run)
+
+    # -- correlations (SPEC-NOTES §2.5) -----------------------------------------------------
+
+    async def add_correlation(self, correlation: PatientCorrelation) -> bool:
+        local, remote = correlation.local_patient_id, correlation.remote_patient_id
+
+        def run(conn: sa.Connection) -> bool:
+            row = conn.execute(sa.select(C.c.pk, C.c.local_patient_id, C.c.local_issuer).where(
+                C.c.remote_patient_id == remote.id,
+                C.c.remote_issuer == remote.assigning_authority)).first()
+            values = {"local_patient_id": local.id, "local_issuer": local.assigning_authority,
+                      "home_community_id": correlation.home_community_id}
+            if row is None:
+                conn.execute(C.insert().values(
+                    remote_patient_id=remote.id, remote_issuer=remote.assigning_authority,
+                    created_at=dt.datetime.now(dt.UTC), **values))
+                return True
+            if (row.local_patient_id, row.local_issuer) == (local.id, local.assigning_authority):
+                return False
+            # The latest match, on the latest demographics, wins.
+            conn.execute(C.update().where(C.c.pk == row.pk).values(**values))
+            return True
+
+        return await self.write(run)
+
+    async def resolve_correlation(self, remote_patient_id: PatientId) -> PatientId | None:
+        def run(conn: sa.Connection) -> PatientId | None:
+            row = conn.execute(sa.select(C.c.local_patient_id, C.c.local_issuer).where(
+                C.c.remote_patient_id == remote_patient_id.id,
+                C.c.remote_issuer == remote_patient_id.assigning_authority)).first()
+            return PatientId(id=row[0], assigning_authority=row[1]) if row else None
+
+        return await self._read(run)
+
+    async def list_correlations(self, local_patient_id: PatientId) -> list[PatientCorrelation]:
+        def run(conn: sa.Connection) -> list[PatientCorrelation]:
+            rows = conn.execute(sa.select(C).where(
+                C.c.local_patient_id == local_patient_id.id,
+                C.c.local_issuer == local_patient_id.assigning_authority,
+            ).order_by(C.c.pk)).all()
+            return [PatientCorrelation(
+                local_patient_id=local_patient_id,
+                remote_patient_id=PatientId(id=r.remote_patient_id,
+                                            assigning_authority=r.remote_issuer),
+                home_community_id=r.home_community_id) for r in rows]
+
+        return await self._read(run)
+
+    def _close_mpi(self) -> None:
+        if self._mpi_reader is not None:
+            self._mpi_reader.dispose()
+
+
+
+def upsert_mpi(conn: sa.Connection, patient: MpiPatient) -> bool:
+    """Insert or replace one entry and its blocking keys; False when a DICOM-header entry
+    would overwrite an entry from the feed or an import (it is then left alone)."""
+    pid = patient.patient_id
+    existing = conn.execute(
+        sa.select(M.c.pk, M.c.source, M.c.match_form).where(
+            M.c.patient_id == pid.id, M.c.issuer == pid.assigning_authority)).first()
+    if (existing is not None and patient.source is MpiSource.DICOM
+            and existing.source != MpiSource.DICOM.value):
+        return False
+    match_form, keys = index_entry(patient)
+    values = {**mpi_row_values(patient, match_form), "updated_at": dt.datetime.now(dt.UTC)}
+    if existing is None:
+        pk = conn.execute(M.insert().values(**values).returning(M.c.pk)).scalar_one()
+    else:
+        pk = existing.pk
+        conn.execute(M.update().where(M.c.pk == pk).values(**values))
+        if existing.match_form == match_form:
+            return True
+        conn.execute(K.delete().where(K.c.mpi_pk == pk))
+    if keys:
+        conn.execute(K.insert(), [{"key": k[:160], "mpi_pk": pk} for k in sorted(keys)])
+    return True
+
+
+def backfill(conn: sa.Connection) -> int:
+    """Index the patients known before the index existed (migration 0002); returns how many."""
+    p = schema.patients
+    n = 0
+    for row in conn.execute(sa.select(p)).all():
+        record = PatientRecord(
+            patient_id=PatientId(id=row.patient_id, assigning_authority=row.issuer),
+            patient_name=row.patient_name, birth_date=row.birth_date, sex=row.sex,
+            other_patient_ids=ids_from_json(row.other_ids))
+        n += upsert_mpi(conn, mpi_patient_from_record(record))
+    return n
