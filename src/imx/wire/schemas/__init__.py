@@ -27,6 +27,7 @@ SCHEMAS: dict[str, str] = {
     "prpa-201306": "hl7v3/HL7V3/NE2008/multicacheschemas/PRPA_IN201306UV02.xsd",
     "mcci-000002": "hl7v3/HL7V3/NE2008/multicacheschemas/MCCI_IN000002UV01.xsd",
     "saml-assertion": "saml/sstc-saml-schema-assertion-2.0.xsd",
+    "xua-assertion": "saml/xua-assertion.xsd",  # SAML 2.0 + the hl7:CE used by XUA attributes
     "audit": "audit/dicom2017c.xsd",
     "soap-envelope": "soap/soap-1.2-envelope.xsd",
 }
