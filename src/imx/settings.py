@@ -31,6 +31,7 @@ __all__ = [
     "NodeSettings",
     "Settings",
     "StorageSettings",
+    "TrustSettings",
     "load_settings",
 ]
 
@@ -151,6 +152,24 @@ class Hl7v2Settings(BaseModel):
     port: int = 2575
 
 
+class TrustSettings(BaseModel):
+    """XUA SAML assertions on the SOAP endpoints (docs/trust-xua.md, SPEC-NOTES §5)."""
+
+    model_config = _FROZEN
+    require_assertion: bool = False  # the network/demo turns this on
+    # Accepted AudienceRestriction values; empty means this node's home community ID, its
+    # base URL and each SOAP endpoint URL.
+    audiences: tuple[str, ...] = ()
+    # PEM bundle: CA certificates (or pinned signer certificates) trusted to sign assertions
+    trust_bundle: Path | None = None
+    clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
+    # NHIN purpose-of-use codes answered besides TREATMENT (always answered, SPEC-NOTES §5.3)
+    allowed_purposes_of_use: tuple[str, ...] = ()
+    rate_limit_per_minute: int = Field(default=0, ge=0)  # per initiating organisation; 0 = off
+    check_tls_org_matches_assertion: bool = False
+    accept_sha1_signatures: bool = False  # legacy peers only (SPEC-NOTES §5.4)
+
+
 class Settings(BaseSettings):
     """Every setting of a node. Frozen; see ``imx.example.toml``."""
 
@@ -166,6 +185,7 @@ class Settings(BaseSettings):
     manifests: ManifestSettings = Field(default_factory=ManifestSettings)
     dicomweb: DicomwebSettings = Field(default_factory=DicomwebSettings)
     hl7v2: Hl7v2Settings = Field(default_factory=Hl7v2Settings)
+    trust: TrustSettings = Field(default_factory=TrustSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -185,6 +205,8 @@ class Settings(BaseSettings):
     def problems(self) -> list[str]:
         """Combinations that must refuse to start (secure by default)."""
         out: list[str] = []
+        if self.trust.require_assertion and self.trust.trust_bundle is None:
+            out.append("trust.require_assertion needs trust.trust_bundle (PEM of trusted signers)")
         for host in (self.http.host, self.dimse.host):
             if not _is_loopback(host) and self.http.insecure_plain_http:
                 out.append(
