@@ -32,6 +32,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "TrustSettings",
+    "TlsSettings",
     "load_settings",
 ]
 
@@ -57,6 +58,33 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = 4 * 1024 * 1024 * 1024  # STOW / MTOM bodies (streamed)
     max_xml_bytes: int = 20 * 1024 * 1024
     insecure_plain_http: bool = True  # allowed on loopback only; TLS settings come with trust
+
+
+class TlsSettings(BaseModel):
+    """Mutual TLS on every network-facing listener (SPEC-NOTES §5.6; docs/trust-pki.md)."""
+
+    model_config = _FROZEN
+    cert_file: Path | None = None  # our node certificate, then its chain (PEM)
+    key_file: Path | None = None  # its private key (PEM, mode 0600)
+    trust_bundle: Path | None = None  # the network's trust anchors (PEM); never the system store
+    crl_files: tuple[Path, ...] = ()  # the network CAs' CRLs (PEM or DER); reload = restart
+    min_version: Literal["1.2", "1.3"] = "1.2"
+    expiry_warning_days: int = 30
+
+    @property
+    def enabled(self) -> bool:
+        return any(p is not None for p in (self.cert_file, self.key_file, self.trust_bundle))
+
+    def problems(self) -> list[str]:
+        if not self.enabled:
+            return []
+        out = [f"tls.{name} is required when TLS is configured"
+               for name in ("cert_file", "key_file", "trust_bundle")
+               if getattr(self, name) is None]
+        out += [f"tls file not found: {p}" for p in
+                (self.cert_file, self.key_file, self.trust_bundle, *self.crl_files)
+                if p is not None and not p.is_file()]
+        return out
 
 
 class DimseDestination(BaseModel):
@@ -186,6 +214,7 @@ class Settings(BaseSettings):
     dicomweb: DicomwebSettings = Field(default_factory=DicomwebSettings)
     hl7v2: Hl7v2Settings = Field(default_factory=Hl7v2Settings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -207,13 +236,25 @@ class Settings(BaseSettings):
         out: list[str] = []
         if self.trust.require_assertion and self.trust.trust_bundle is None:
             out.append("trust.require_assertion needs trust.trust_bundle (PEM of trusted signers)")
-        for host in (self.http.host, self.dimse.host):
-            if not _is_loopback(host) and self.http.insecure_plain_http:
-                out.append(
-                    f"binding {host} beyond loopback needs TLS: set http.insecure_plain_http=false "
-                    "and configure certificates"
-                )
-        return out
+        host = self.http.host
+        if not _is_loopback(host) and self.http.insecure_plain_http:
+            out.append(
+                f"binding {host} beyond loopback needs TLS: set http.insecure_plain_http=false "
+                "and configure certificates"
+            )
+        elif not _is_loopback(host) and not self.tls.enabled:
+            out.append(f"binding {host} beyond loopback needs TLS: configure tls.cert_file, "
+                       "tls.key_file and tls.trust_bundle")
+        # Listeners without TLS support yet must stay on loopback (behind a TLS tunnel).
+        plain = [("dimse.host", self.dimse.host, self.dimse.enabled),
+                 ("hl7v2.host", self.hl7v2.host, self.hl7v2.enabled)]
+        out += [f"{name} {bind} beyond loopback needs TLS, which this listener does not speak "
+                "yet: bind it to loopback behind a TLS tunnel (docs/trust-pki.md)"
+                for name, bind, enabled in plain if enabled and not _is_loopback(bind)]
+        if not self.tls.enabled and not self.http.insecure_plain_http:
+            out.append("http.insecure_plain_http=false needs tls.cert_file, tls.key_file and "
+                       "tls.trust_bundle")
+        return out + self.tls.problems()
 
 
 # Set only by load_settings() for the duration of one construction.
