@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 __all__ = [
+    "AuditSettings",
     "DicomwebSettings",
     "DimseDestination",
     "DimseSettings",
@@ -198,6 +199,30 @@ class TrustSettings(BaseModel):
     accept_sha1_signatures: bool = False  # legacy peers only (SPEC-NOTES §5.4)
 
 
+class AuditSettings(BaseModel):
+    """ATNA: RFC 5424 syslog over mutual TLS (RFC 5425) to the audit repository (docs/audit.md).
+
+    Certificates default to the node's ``tls`` ones; the repository is checked against
+    ``tls_ca_file`` (or ``tls.trust_bundle``), never the system store.
+    """
+
+    model_config = _FROZEN
+    enabled: bool = False
+    repository_host: str = "127.0.0.1"
+    repository_port: int = 6514  # RFC 5425 8.1
+    server_name: str | None = None  # TLS name to verify; defaults to repository_host
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
+    app_name: str = "imx"  # RFC 5424 APP-NAME
+    batch_size: int = 100  # messages per write
+    initial_backoff_s: float = 1.0
+    max_backoff_s: float = 300.0
+    connect_timeout_s: float = 10.0
+    ack_timeout_s: float = 30.0
+    poll_interval_s: float = 5.0  # also ships what other processes (imx import) queued
+
+
 class Settings(BaseSettings):
     """Every setting of a node. Frozen; see ``imx.example.toml``."""
 
@@ -215,6 +240,7 @@ class Settings(BaseSettings):
     hl7v2: Hl7v2Settings = Field(default_factory=Hl7v2Settings)
     trust: TrustSettings = Field(default_factory=TrustSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -234,6 +260,7 @@ class Settings(BaseSettings):
     def problems(self) -> list[str]:
         """Combinations that must refuse to start (secure by default)."""
         out: list[str] = []
+        out += _audit_problems(self.audit, self.tls)
         if self.trust.require_assertion and self.trust.trust_bundle is None:
             out.append("trust.require_assertion needs trust.trust_bundle (PEM of trusted signers)")
         host = self.http.host
@@ -259,6 +286,17 @@ class Settings(BaseSettings):
 
 # Set only by load_settings() for the duration of one construction.
 _CONFIG_PATH: dict[str, Path | None] = {}
+
+
+def _audit_problems(audit: AuditSettings, tls: TlsSettings) -> list[str]:
+    # RFC 5425 5.1 / ITI TF-2 3.20.6: the audit channel is mutually authenticated TLS.
+    if not audit.enabled:
+        return []
+    files = {"tls_cert_file": audit.tls_cert_file or tls.cert_file,
+             "tls_key_file": audit.tls_key_file or tls.key_file,
+             "tls_ca_file": audit.tls_ca_file or tls.trust_bundle}
+    return [f"audit.enabled needs audit.{name} (or the tls section)"
+            for name, path in files.items() if path is None]
 
 
 def _is_loopback(host: str) -> bool:
