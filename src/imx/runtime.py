@@ -10,10 +10,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
+from imx.peers.static_directory import StaticDirectory
 from imx.services.context import NodeServices
 from imx.services.document_query import DocumentQueryService
 from imx.services.ingest import IngestService
 from imx.services.manifests import ManifestService
+from imx.services.network import NetworkService
 from imx.services.patient_discovery import PatientDiscoveryService
 from imx.services.patient_feed import PatientFeedService
 from imx.services.retrieve import RetrieveService
@@ -22,6 +25,7 @@ from imx.storage import build_blob_store, build_metadata_store
 from imx.storage.clock import SystemClock
 from imx.storage.quarantine import FileQuarantine
 from imx.storage.sql_audit import SqlAuditSink
+from imx.storage.sql_network import SqlCorrelationCache
 
 __all__ = ["open_node"]
 
@@ -53,21 +57,44 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
         )
         if settings.manifests.enabled:
             ingest.add_listener(manifests)
+        peers = _peer_gateway(settings)
+        network = NetworkService(
+            settings=settings.initiating, home_community_id=settings.node.home_community_id,
+            directory=_peer_directory(settings), peers=peers,
+            correlations=SqlCorrelationCache(metadata), metadata=metadata, ingest=ingest,
+            audit=audit, clock=clock)
         try:
             yield NodeServices(
                 settings=settings, clock=clock, metadata=metadata, blobs=blobs, audit=audit,
                 ingest=ingest, manifests=manifests,
-                patient_discovery=PatientDiscoveryService(metadata=metadata, audit=audit,
+                patient_discovery=PatientDiscoveryService(index=metadata, audit=audit,
                                                           clock=clock),
                 document_query=DocumentQueryService(
-                    metadata=metadata, home_community_id=settings.node.home_community_id),
+                    metadata=metadata, home_community_id=settings.node.home_community_id,
+                    index=metadata),
                 retrieve=RetrieveService(
                     metadata=metadata, blobs=blobs,
                     home_community_id=settings.node.home_community_id,
                     repository_unique_id=settings.node.repository_unique_id),
-                patient_feed=PatientFeedService(metadata=metadata, audit=audit, clock=clock),
+                patient_feed=PatientFeedService(metadata=metadata, audit=audit, clock=clock,
+                                                index=metadata),
+                network=network,
             )
         finally:
+            await peers.aclose()
             await ingest.drain()  # background header indexing finishes before the store closes
     finally:
         await metadata.close()
+
+
+def _peer_directory(settings: Settings) -> StaticDirectory:
+    return StaticDirectory(settings.communities)
+
+
+def _peer_gateway(settings: Settings) -> SoapPeerGateway:
+    i = settings.initiating
+    return SoapPeerGateway(SoapClientSettings(
+        home_community_id=settings.node.home_community_id,
+        organization_name=settings.node.institution_name, xcpd_timeout_s=i.xcpd_timeout_s,
+        query_timeout_s=i.query_timeout_s, retrieve_timeout_s=i.retrieve_timeout_s,
+        connect_timeout_s=i.connect_timeout_s, retries=i.retries))

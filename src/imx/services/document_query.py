@@ -15,7 +15,7 @@ from imx.errors import MissingParameterError, TooManyResultsError, UnknownCommun
 from imx.model.document import DocumentEntry
 from imx.model.document_query import CodeMatch, DocumentQuery, FindDocumentsQuery
 from imx.model.registry import RegistryErrorItem
-from imx.ports import MetadataStore
+from imx.ports import MetadataStore, PatientIndex
 from imx.transactions.iti38_xca_query.codes import DOCUMENT_ENTRY_TYPE_STABLE
 
 __all__ = ["DocumentQueryResult", "DocumentQueryService", "matches_find_documents"]
@@ -64,8 +64,9 @@ class DocumentQueryService:
     """Stored queries over this node's DocumentEntries."""
 
     def __init__(self, *, metadata: MetadataStore, home_community_id: str,
-                 max_results: int = 1000) -> None:
+                 max_results: int = 1000, index: PatientIndex | None = None) -> None:
         self._metadata = metadata
+        self._index = index
         self._home = home_community_id
         self._max_results = max_results
 
@@ -102,6 +103,12 @@ class DocumentQueryService:
 
     async def _find(self, q: FindDocumentsQuery) -> list[DocumentEntry]:
         candidates = await self._metadata.find_documents(patient_id=q.patient_id)
+        if not candidates and self._index is not None:
+            # An identifier another community correlated with ours through ITI-55 Query and
+            # Feed (SPEC-NOTES §2.1, §2.5) finds our patient's entries as well.
+            local = await self._index.resolve_correlation(q.patient_id)
+            if local is not None:
+                candidates = await self._metadata.find_documents(patient_id=local)
         found = [e for e in candidates if matches_find_documents(e, q)]
         return sorted(found, key=lambda e: (e.service_start_time or e.creation_time, e.entry_uuid))
 

@@ -1,7 +1,9 @@
 """XCPD responder (ITI-55): find the one patient the initiator means, or say why not.
 
-Candidates are blocked on birth date (and the day/month-swapped date) and on identifiers
-the initiator sent; ``imx.matching`` scores them (Fellegi-Sunter weights, Jaro-Winkler,
+Candidates come from the patient index (``PatientIndex``): an indexed lookup of the query's
+blocking keys (birth date, family-name sound + birth year/month or month/day, given-name
+sound + year/month, first initial + ZIP, phone, identifiers) plus any patient an identifier
+in the query was correlated with earlier; ``imx.matching`` scores them (Fellegi-Sunter weights, Jaro-Winkler,
 nicknames, twins) and decides conservatively: a wrong match discloses another person's
 images, so ties and borderline scores answer "no match" with the XCPD DetectedIssue codes
 that tell the initiator what would settle it (ITI TF-2b 3.55.4.2.2.6).
@@ -9,55 +11,31 @@ that tell the initiator what would settle it (ITI TF-2b 3.55.4.2.2.6).
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 
-from imx.matching import Demographics, MatchOutcome, decide
+from imx.matching import MatchOutcome, PreparedDemographics, blocking_keys, decide, prepare
+from imx.matching.model import SSN_ROOT
+from imx.matching.mpi_form import decode_match_form, index_entry, query_demographics
 from imx.model.audit import AuditRecord
 from imx.model.identifiers import PatientId
-from imx.model.imaging import PatientRecord
+from imx.model.mpi import MpiPatient, PatientCorrelation
 from imx.model.patient_discovery import (
     DetectedIssue,
     PatientDemographics,
     PatientDiscoveryAnswer,
     PatientDiscoveryRequest,
     PatientMatch,
-    PersonName,
     QueryResponseCode,
 )
-from imx.model.query import DateRange, ImagingQuery, QueryLevel
-from imx.ports import AuditSink, Clock, MetadataStore
+from imx.ports import AuditSink, Clock, PatientIndex
 
 __all__ = ["PatientDiscoveryService", "to_demographics"]
 
+to_demographics = query_demographics  # the XCPD query in the matcher's shape
 
-def _dicom_name(record: PatientRecord) -> PersonName:
-    parts = (record.patient_name.split("=")[0].split("^") + ["", "", "", "", ""])[:5]
-    given = tuple(p for p in (parts[1], parts[2]) if p)
-    return PersonName(family=parts[0], given=given, prefix=parts[3], suffix=parts[4])
-
-
-def to_demographics(demo: PatientDemographics) -> Demographics:
-    """An XCPD query's demographics in the matcher's shape."""
-    name = demo.names[0] if demo.names else PersonName()
-    addr = demo.addresses[0] if demo.addresses else None
-    maiden = demo.mothers_maiden_name
-    return Demographics(
-        given_names=name.given, family_name=name.family, birth_date=demo.birth_date,
-        sex=demo.gender, address_lines=addr.street_lines if addr else (),
-        city=addr.city if addr else "", state=addr.state if addr else "",
-        postal_code=addr.postal_code if addr else "",
-        telecom=tuple(t for t in demo.telecoms if t.startswith("tel:")),
-        identifiers=tuple((i.assigning_authority, i.id) for i in demo.ids),
-        mothers_maiden_name=maiden.family if maiden else "")
-
-
-def _record_demographics(record: PatientRecord) -> Demographics:
-    name = _dicom_name(record)
-    ids = (record.patient_id, *record.other_patient_ids)
-    return Demographics(given_names=name.given, family_name=name.family,
-                        birth_date=record.birth_date,
-                        sex=record.sex if record.sex in ("M", "F") else "",
-                        identifiers=tuple((i.assigning_authority, i.id) for i in ids))
+# More candidates than this means the keys were too common to discriminate (a query with
+# only a birth date at 1M patients); the decision then sees the first ones only.
+_MAX_CANDIDATES = 2000
 
 
 def _issues(codes: tuple[str, ...]) -> tuple[DetectedIssue, ...]:
@@ -70,59 +48,89 @@ def _issues(codes: tuple[str, ...]) -> tuple[DetectedIssue, ...]:
     return tuple(out) or (DetectedIssue.ANSWER_NOT_AVAILABLE,)
 
 
+def _answer_demographics(entry: MpiPatient) -> PatientDemographics:
+    """What we disclose for a match: our identifier first (the one to use in ITI-38), then
+    the demographics we hold (ITI TF-2b 3.55.4.4.2: the responder's own values)."""
+    d = entry.demographics
+    return PatientDemographics(
+        names=d.names[:1], gender=d.gender if d.gender in ("M", "F") else "",
+        birth_date=d.birth_date, addresses=d.addresses[:1], telecoms=d.telecoms,
+        ids=(entry.patient_id,))
+
+
+def _foreign_ids(request: PatientDiscoveryRequest, entry: MpiPatient) -> list[PatientId]:
+    """The initiator's own patient identifiers in ``livingSubjectId`` (Query and Feed,
+    SPEC-NOTES §2.1): not ours, not one we hold for the patient, not a national SSN."""
+    ours = {entry.patient_id, *entry.demographics.ids}
+    return [i for i in request.demographics.ids
+            if i not in ours and i.assigning_authority
+            and i.assigning_authority not in (SSN_ROOT, entry.patient_id.assigning_authority)]
+
+
 class PatientDiscoveryService:
-    def __init__(self, *, metadata: MetadataStore, audit: AuditSink, clock: Clock) -> None:
-        self._metadata = metadata
+    """The XCPD responder over the patient index (``PatientIndex`` port)."""
+
+    def __init__(self, *, index: PatientIndex, audit: AuditSink, clock: Clock) -> None:
+        self._index = index
         self._audit = audit
         self._clock = clock
 
-    async def _candidates(self, demo: PatientDemographics) -> list[PatientRecord]:
-        out: dict[PatientId, PatientRecord] = {}
-        for pid in demo.ids:  # the initiator may already know our identifier
-            record = await self._metadata.get_patient(pid)
-            if record is not None:
-                out[record.patient_id] = record
-        dates = []
-        if demo.birth_date is not None:
-            dates.append(demo.birth_date)
-            d = demo.birth_date
-            if d.day <= 12 and d.day != d.month:
-                dates.append(dt.date(d.year, d.day, d.month))
-        for day in dates:
-            for record in await self._metadata.find_patients(ImagingQuery(
-                    level=QueryLevel.PATIENT, patient_birth_date=DateRange(start=day, end=day),
-                    limit=500)):
-                out[record.patient_id] = record
-        return list(out.values())
+    async def _candidates(self, demo: PatientDemographics,
+                          keys: set[str]) -> dict[PatientId, PreparedDemographics]:
+        out = {c.patient_id: decode_match_form(c.match_form)
+               for c in await self._index.find_mpi_candidates(keys, limit=_MAX_CANDIDATES)}
+        for remote in demo.ids:  # an identifier correlated earlier (Query and Feed)
+            local = await self._index.resolve_correlation(remote)
+            entry = await self._index.get_mpi_patient(local) if local is not None else None
+            if entry is None:
+                continue
+            prepared = out.get(entry.patient_id) or decode_match_form(index_entry(entry)[0])
+            # Their identifier is now one of ours for this person: it agrees when sent again.
+            theirs = (remote.assigning_authority.strip(), remote.id.strip().upper())
+            out[entry.patient_id] = dataclasses.replace(
+                prepared, identifiers=prepared.identifiers | {theirs})
+        return out
 
     async def discover_patient(self, request: PatientDiscoveryRequest) -> PatientDiscoveryAnswer:
-        """Decide the ITI-55 answer for one query (the decision's reasons go to the audit)."""
-        candidates = await self._candidates(request.demographics)
-        decision = decide(to_demographics(request.demographics),
-                          [(c.patient_id, _record_demographics(c)) for c in candidates])
-        answer: PatientDiscoveryAnswer
-        if decision.outcome is MatchOutcome.MATCH and decision.patient_key is not None:
-            best = next(c for c in candidates if c.patient_id == decision.patient_key)
-            total = decision.explanation.total if decision.explanation else 0.0
-            answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.OK, matches=(
-                PatientMatch(score=max(0, min(100, round(total * 4))),
-                             demographics=PatientDemographics(
-                                 names=(_dicom_name(best),),
-                                 gender=best.sex if best.sex in ("M", "F") else "",
-                                 birth_date=best.birth_date, ids=(best.patient_id,))),))
+        """Decide the ITI-55 answer for one query (the decision's reasons go to the audit).
+
+        On a match, identifiers of the initiator's community sent in ``livingSubjectId`` are
+        recorded as correlations (SPEC-NOTES §2.5), so its later ITI-38 with them works.
+        """
+        query = prepare(query_demographics(request.demographics))
+        forms = await self._candidates(request.demographics, blocking_keys(query))
+        decision = decide(query, forms.items())
+        answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH)
+        correlated = 0
+        if decision.outcome is MatchOutcome.MATCH and isinstance(decision.patient_key, PatientId):
+            entry = await self._index.get_mpi_patient(decision.patient_key)
+            if entry is not None:
+                total = decision.explanation.total if decision.explanation else 0.0
+                answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.OK, matches=(
+                    PatientMatch(score=max(0, min(100, round(total * 4))),
+                                 demographics=_answer_demographics(entry)),))
+                correlated = await self._correlate(request, entry)
         elif decision.outcome is MatchOutcome.AMBIGUOUS:
             answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH,
                                             detected_issues=(DetectedIssue.ANSWER_NOT_AVAILABLE,))
         elif decision.outcome is MatchOutcome.NEED_MORE:
             answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH,
                                             detected_issues=_issues(decision.detected_issues))
-        else:
-            answer = PatientDiscoveryAnswer(response_code=QueryResponseCode.NO_MATCH)
         await self._audit.record(AuditRecord(
             event="patient-discovery", outcome="success", occurred_at=self._clock.now(),
             source=f"urn:oid:{request.sender_home_community_id}", transaction="ITI-55",
             patient_ids=tuple(m.demographics.ids[0].to_cx() for m in answer.matches),
             detail=f"{answer.response_code.value} {decision.outcome.value} "
-                   f"candidates={decision.candidates_scored}",
+                   f"candidates={decision.candidates_scored} correlated={correlated}",
             extra={"explanation": str(decision.to_dict())[:2000]}))
         return answer
+
+    async def _correlate(self, request: PatientDiscoveryRequest, entry: MpiPatient) -> int:
+        if not request.sender_home_community_id:
+            return 0
+        added = 0
+        for remote in _foreign_ids(request, entry):
+            added += await self._index.add_correlation(PatientCorrelation(
+                local_patient_id=entry.patient_id, remote_patient_id=remote,
+                home_community_id=request.sender_home_community_id))
+        return added
