@@ -20,9 +20,12 @@ from starlette.routing import Route
 
 from imx.errors import GatewayError, MalformedMessageError, MissingParameterError
 from imx.http.soap_errors import registry_error_code
+from imx.http.soap_trust import SoapTrust
 from imx.model.audit import AuditRecord
 from imx.model.patient_discovery import InstanceIdentifier, PatientDiscoveryAnswer, QueryResponseCode
 from imx.model.registry import RegistryErrorItem
+from imx.security.xua import SecurityHeaderError, VerifiedAssertion
+from imx.security.xua.errors import RateLimitedError
 from imx.services.context import NodeServices
 from imx.services.retrieve import RetrievePlan
 from imx.transactions import Transaction, find_transaction
@@ -75,17 +78,42 @@ def _soap_response(body: etree._Element, *, action: str, relates_to: str | None,
     return Response(serialize(env), status_code=status, media_type=soap_content_type())
 
 
-def _fault(code: str, reason: str, *, subcode: str | None = None, status: int = 400) -> Response:
-    nsmap = {"wsa": "http://www.w3.org/2005/08/addressing"} if subcode and subcode.startswith("wsa:") else None
+_SUBCODE_NS = {"wsa": "http://www.w3.org/2005/08/addressing", "wsse": NS_WSSE}
+
+
+def _fault(code: str, reason: str, *, subcode: str | None = None, status: int = 400,
+           headers: dict[str, str] | None = None) -> Response:
+    prefix = subcode.partition(":")[0] if subcode else ""
+    nsmap = {prefix: _SUBCODE_NS[prefix]} if prefix in _SUBCODE_NS else None
     fault = build_fault(code, subcode, reason, nsmap=nsmap)  # type: ignore[arg-type]
     return Response(serialize(build_envelope(fault)), status_code=status,
-                    media_type=soap_content_type())
+                    media_type=soap_content_type(), headers=headers)
+
+
+def _trust_fault(exc: SecurityHeaderError | RateLimitedError) -> Response:
+    """WSS 1.1 §12 faults as SOAP 1.2 Sender faults; a rate limit as HTTP 429 (RFC 6585 §4)."""
+    if isinstance(exc, RateLimitedError):
+        return _fault("Sender", exc.detail, status=429,
+                      headers={"Retry-After": str(max(1, round(exc.retry_after_s)))})
+    return _fault("Sender", exc.detail, subcode=f"wsse:{exc.fault}")
+
+
+def _requester_fields(request: Request) -> dict[str, str]:
+    """The verified requester (XUA attributes) for audit records; empty when unknown."""
+    who: VerifiedAssertion | None = getattr(request.state, "requester", None)
+    if who is None:
+        return {}
+    return {"requester_user_id": who.subject_id, "requester_organization_id": who.organization_id,
+            "requester_organization": who.organization,
+            "requester_home_community_id": who.home_community_id,
+            "purpose_of_use": who.purpose_of_use.value, "requester_role": who.role.code}
 
 
 class SoapEndpoint:
     def __init__(self, services: NodeServices) -> None:
         self._s = services
         self._home = services.settings.node.home_community_id
+        self._trust = SoapTrust(services.settings, services.clock, paths=PATHS)
 
     async def handle(self, request: Request) -> Response:
         settings = self._s.settings.http
@@ -113,6 +141,13 @@ class SoapEndpoint:
                 await self._audit_failure(request, "", exc)
                 return _fault("Sender", exc.detail)
             transaction = find_transaction(addressing.action)
+            try:
+                # XUA (SPEC-NOTES §5.5): before anything in the body is looked at
+                request.state.requester = await self._trust.authenticate(message.headers)
+                self._trust.authorize(request.scope, request.state.requester)
+            except (SecurityHeaderError, RateLimitedError) as exc:
+                await self._audit_failure(request, transaction.id if transaction else "", exc)
+                return _trust_fault(exc)
             if transaction is None:
                 # WS-Addressing SOAP Binding §6.4.4 ActionNotSupported
                 return _fault("Sender", "the wsa:Action is not supported by this endpoint",
@@ -227,13 +262,16 @@ class SoapEndpoint:
         await self._s.audit.record(AuditRecord(
             event=t.name, outcome=outcome, occurred_at=self._s.clock.now(),
             source=request.client.host if request.client else "?", destination=self._home,
-            transaction=t.id, patient_ids=patients, study_instance_uids=studies, detail=detail))
+            transaction=t.id, patient_ids=patients, study_instance_uids=studies, detail=detail,
+            **_requester_fields(request)))
 
     async def _audit_failure(self, request: Request, transaction: str, exc: BaseException) -> None:
         await self._s.audit.record(AuditRecord(
             event="soap-request-refused", outcome="serious-failure", occurred_at=self._s.clock.now(),
             source=request.client.host if request.client else "?", transaction=transaction,
-            detail=type(exc).__name__))
+            detail=type(exc).__name__ + (f" wsse:{exc.fault}" if isinstance(exc, SecurityHeaderError)
+                                         else ""),
+            **_requester_fields(request)))
 
 
 def soap_routes(services: NodeServices) -> list[Route]:

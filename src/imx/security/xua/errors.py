@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from imx.errors import NotAuthorizedError
 
-__all__ = ["SecurityHeaderError", "WsSecurityFault"]
+__all__ = ["RateLimitedError", "SecurityHeaderError", "WsSecurityFault"]
 
 
 class WsSecurityFault(StrEnum):
@@ -40,3 +40,11 @@ class SecurityHeaderError(NotAuthorizedError):
     def __init__(self, detail: str, *, fault: WsSecurityFault) -> None:
         super().__init__(detail)
         self.fault = fault
+
+
+class RateLimitedError(NotAuthorizedError):
+    """The initiating organisation sent more requests than its configured rate."""
+
+    def __init__(self, detail: str, *, retry_after_s: float) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from imx.security.xua.attributes import PurposeOfUse
 from imx.security.xua.errors import WsSecurityFault
 
-__all__ = ["PolicyDecision", "PurposeOfUsePolicy", "RateLimiter"]
+__all__ = ["PolicyDecision", "PurposeOfUsePolicy", "RateLimiter", "tls_peer_matches"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,3 +75,20 @@ class RateLimiter:
         self._buckets[initiator] = (tokens, now_s)  # most recent last
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)  # forget the initiator seen longest ago
+
+
+def tls_peer_matches(*, assertion_home_community_id: str, assertion_signer_sha256: str,
+                     peer_home_community_id: str, peer_fingerprint_sha256: str) -> PolicyDecision:
+    """Does the TLS client certificate belong to the organisation the assertion speaks for?
+
+    SPEC-NOTES §5.4: the initiating gateway signs with the same certificate it presents for
+    TLS client authentication, so the same certificate is a match; otherwise the community in
+    the certificate's SAN URI must be the assertion's homeCommunityId (§5.5 step 6).
+    """
+    if peer_fingerprint_sha256 and peer_fingerprint_sha256 == assertion_signer_sha256:
+        return ALLOW
+    if peer_home_community_id and peer_home_community_id == assertion_home_community_id:
+        return ALLOW
+    return PolicyDecision(allowed=False,
+                          reason="the TLS client certificate does not match the assertion",
+                          fault=WsSecurityFault.FAILED_AUTHENTICATION)
