@@ -6,12 +6,17 @@ Nothing else lives here (CONVENTIONS §1). ``open_node`` is used by ``imx serve`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator
 
+from imx.audit.setup import build_atna
 from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
 from imx.peers.static_directory import StaticDirectory
+from imx.ports import AuditSink
+from imx.security.tls import client_ssl_context
 from imx.services.context import NodeServices
 from imx.services.document_query import DocumentQueryService
 from imx.services.ingest import IngestService
@@ -42,10 +47,14 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
     """
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     metadata = await build_metadata_store(settings.storage, auto_upgrade=auto_upgrade)
+    shipper_task: asyncio.Task[None] | None = None
     try:
         blobs = build_blob_store(settings.storage)
         clock = SystemClock()
-        audit = SqlAuditSink(metadata)
+        audit: AuditSink = SqlAuditSink(metadata)
+        if settings.audit.enabled:  # ATNA: store + enqueue, shipped by one background task
+            audit, shipper = build_atna(settings, SqlAuditSink(metadata), _audit_tls(settings))
+            shipper_task = asyncio.create_task(shipper.run(), name="atna-shipper")
         ingest = IngestService(
             metadata=metadata, blobs=blobs, quarantine=FileQuarantine(settings.storage.quarantine_dir),
             audit=audit, clock=clock, settings=settings.ingest, node=settings.node,
@@ -84,7 +93,21 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
             await peers.aclose()
             await ingest.drain()  # background header indexing finishes before the store closes
     finally:
+        if shipper_task is not None:
+            shipper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shipper_task
         await metadata.close()
+
+
+def _audit_tls(settings: Settings) -> ssl.SSLContext:
+    a, tls = settings.audit, settings.tls
+    cert, key, ca = (a.tls_cert_file or tls.cert_file, a.tls_key_file or tls.key_file,
+                     a.tls_ca_file or tls.trust_bundle)
+    if cert is None or key is None or ca is None:
+        raise ValueError("audit.enabled needs TLS files (see `imx config check`)")
+    return client_ssl_context(cert_file=cert, key_file=key, trust_bundle=ca,
+                              crl_files=tls.crl_files, min_version=tls.min_version)
 
 
 def _peer_directory(settings: Settings) -> StaticDirectory:

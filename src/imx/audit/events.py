@@ -131,6 +131,9 @@ _BY_EVENT: Final[dict[str, EventSpec]] = {
     "dicom-instances-stored": _spec(INSTANCES_TRANSFERRED, "C", None, _Q),
     "dicom-instance-rejected": _spec(INSTANCES_TRANSFERRED, "C", None, _Q),
     "query": _spec(QUERY, "E", None, _Q, is_query=True),
+    # PS3.15 A.5.3.11: a peer failing TLS client authentication, "Node Authentication"
+    "tls-client-refused": EventSpec(event_id=SECURITY_ALERT, action="E",
+                                    type_code=_dcm("110126", "Node Authentication"), flow=_Q),
     "application-start": EventSpec(event_id=APPLICATION_ACTIVITY, action="E",
                                    type_code=_dcm("110120", "Application Start"), flow=_L),
     "application-stop": EventSpec(event_id=APPLICATION_ACTIVITY, action="E",
