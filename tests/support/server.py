@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from imx.http.app import build_app
+from imx.cli.serve_cmd import http_server_config
 from imx.runtime import open_node
 from imx.services.context import NodeServices
 from imx.settings import Settings
@@ -35,7 +35,8 @@ class NodeThread:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.settings.tls.enabled else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def dicomweb(self) -> str:
@@ -58,9 +59,8 @@ class NodeThread:
 
                 dimse_server = DimseServer(services, loop=asyncio.get_running_loop())
                 self.dimse_port = dimse_server.start()
-            config = uvicorn.Config(
-                build_app(services), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-            )
+            # The serve command's own listener config: HTTPS + client certs when tls is set.
+            config = http_server_config(services, host="127.0.0.1", port=0, lifespan="off")
             self._server = uvicorn.Server(config)
             serve = asyncio.create_task(self._server.serve())
             while not self._server.started:

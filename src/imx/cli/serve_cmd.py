@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+from typing import TYPE_CHECKING, Literal
 
 import typer
 import uvicorn
@@ -12,6 +14,9 @@ from rich.console import Console
 
 from imx.cli.options import ConfigOption, settings_from
 from imx.settings import Settings
+
+if TYPE_CHECKING:
+    from imx.services.context import NodeServices
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,6 @@ async def run_node(settings: Settings) -> None:
     """Run every listener of the node until cancelled or SIGINT/SIGTERM."""
     # Imported here so `imx --help` and the other commands stay light.
     from imx.dimse.server import DimseServer
-    from imx.http.app import build_app
     from imx.runtime import open_node
 
     async with open_node(settings) as services:
@@ -55,10 +59,8 @@ async def run_node(settings: Settings) -> None:
             log.info("MLLP listening", extra={"port": await mllp.start()})
         manifest_task = asyncio.create_task(services.manifests.run(), name="manifests")
         index_task = asyncio.create_task(services.ingest.run_indexer(), name="indexer")
-        config = uvicorn.Config(
-            build_app(services), host=settings.http.host, port=settings.http.port,
-            log_level="warning", access_log=False, lifespan="on",
-        )
+        config = http_server_config(services, host=settings.http.host, port=settings.http.port,
+                                    lifespan="on")
         server = uvicorn.Server(config)
         try:
             await server.serve()
@@ -72,3 +74,35 @@ async def run_node(settings: Settings) -> None:
             if mllp is not None:
                 await mllp.stop()
             await services.manifests.flush()
+
+
+def http_server_config(services: NodeServices, *, host: str, port: int,
+                       lifespan: Literal["on", "off"]) -> uvicorn.Config:
+    """The HTTP listener: HTTPS requiring a verified client certificate when ``tls`` is set.
+
+    Plain HTTP remains only for loopback with ``http.insecure_plain_http`` (enforced by
+    ``Settings.problems`` before we get here).
+    """
+    from imx.http.app import build_app
+
+    settings = services.settings
+    app = build_app(services)
+    if not settings.tls.enabled:
+        return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                              lifespan=lifespan)
+    from imx.http.tls_transport import ClientCertificateGate, audit_refusal, https_config
+    from imx.security.expiry import check_files
+    from imx.security.tls import server_ssl_context_from
+
+    tls = settings.tls
+    certs = [p for p in (tls.cert_file, tls.trust_bundle) if p is not None]
+    for status in check_files(certificates=certs, crls=tls.crl_files,
+                              now=dt.datetime.now(dt.UTC), warning_days=tls.expiry_warning_days):
+        if status.state != "ok":
+            log.warning(status.message, extra={"tls_expiry": status.state})
+    if not tls.crl_files:
+        log.warning("tls.crl_files is empty: revoked peer certificates cannot be refused")
+    gated = ClientCertificateGate(app, audit=services.audit, clock=services.clock)
+    return https_config(gated, server_ssl_context_from(tls), host=host, port=port,
+                        on_refused=audit_refusal(services.audit, services.clock),
+                        log_level="warning", access_log=False, lifespan=lifespan)
