@@ -94,3 +94,30 @@ def user(**overrides: object) -> UserContext:
     }
     fields.update(overrides)
     return UserContext(**fields)  # type: ignore[arg-type]
+
+
+SOAP_NS = "http://www.w3.org/2003/05/soap-envelope"
+
+
+def security_header(*, now: dt.datetime = NOW, ttl: dt.timedelta = dt.timedelta(minutes=5),
+                    signer: Party | None = None, **user_overrides: object):  # type: ignore[no-untyped-def]
+    from imx.security.xua import build_security_header
+
+    party = signer or pki().signer
+    return build_security_header(user(**user_overrides), party.key, [party.cert], now, ttl)
+
+
+def envelope(security, body=None, extra_headers=()) -> bytes:  # type: ignore[no-untyped-def]
+    """A SOAP 1.2 envelope (bytes) with ``security`` (and any extra blocks) in its Header."""
+    from lxml import etree
+
+    env = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"s": SOAP_NS})
+    head = etree.SubElement(env, f"{{{SOAP_NS}}}Header")
+    if security is not None:
+        head.append(security)
+    for block in extra_headers:
+        head.append(block)
+    b = etree.SubElement(env, f"{{{SOAP_NS}}}Body")
+    if body is not None:
+        b.append(body)
+    return etree.tostring(env)

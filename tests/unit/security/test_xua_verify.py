@@ -1,0 +1,203 @@
+"""verify_assertion and the wsse:Security header: what a responder accepts and refuses."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+from lxml import etree
+
+from imx.security.xua import (
+    SecurityHeaderError,
+    SigningQuirks,
+    TrustConfig,
+    VerifiedAssertion,
+    WsSecurityFault,
+    build_security_header,
+    parse_security_header,
+    verify_assertion,
+)
+from imx.security.xua.attributes import AttributeName, PurposeOfUse
+from imx.security.xua.chain import load_trust_anchors
+from imx.wire.xml import parse_xml
+from tests.support.xua_pki import NOW, OUR_HCID, envelope, pki, security_header, user
+
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+SKEW = dt.timedelta(minutes=5)
+F = WsSecurityFault
+
+
+def trust(**overrides: object) -> TrustConfig:
+    fields: dict[str, object] = {"trust_anchors": (pki().ca.cert,),
+                                 "audiences": frozenset({OUR_HCID})}
+    fields.update(overrides)
+    return TrustConfig(**fields)  # type: ignore[arg-type]
+
+
+def verify(data: bytes, *, now: dt.datetime = NOW, config: TrustConfig | None = None
+           ) -> VerifiedAssertion:
+    env = parse_xml(data)
+    header = parse_security_header(list(env[0]), now=now, clock_skew=SKEW)
+    return verify_assertion(header.element, trust=config or trust(), now=now)
+
+
+def refused(data: bytes, **kwargs: object) -> WsSecurityFault:
+    with pytest.raises(SecurityHeaderError) as info:
+        verify(data, **kwargs)  # type: ignore[arg-type]
+    return info.value.fault
+
+
+def assertion_of(security: etree._Element) -> etree._Element:
+    return security.find(f"{{{SAML}}}Assertion")
+
+
+def attribute_value(security: etree._Element, name: str) -> etree._Element:
+    return assertion_of(security).find(
+        f".//{{{SAML}}}Attribute[@Name='{name}']/{{{SAML}}}AttributeValue")
+
+
+def test_a_valid_assertion_yields_its_attributes() -> None:
+    v = verify(envelope(security_header()))
+    assert (v.subject_id, v.organization, v.organization_id) == (
+        "Dr Jane Smith", "Lakeside Health", "urn:oid:1.2.840.114350.1.13.999")
+    assert v.home_community_id == "urn:oid:1.2.840.114350.1.13.999.2.7"
+    assert v.purpose_of_use is PurposeOfUse.TREATMENT and v.role.code == "112247003"
+    assert v.npi == "1234567893" and v.audiences == (OUR_HCID,)
+    assert v.not_on_or_after == NOW + dt.timedelta(minutes=5)
+    assert "gateway.lakeside.example" in v.signer_subject
+
+
+def test_only_verify_assertion_makes_a_verified_assertion() -> None:
+    v = verify(envelope(security_header()))
+    fields = {f: getattr(v, f) for f in v.__dataclass_fields__ if f != "_seal"}
+    with pytest.raises(TypeError):
+        VerifiedAssertion(**fields)
+
+
+def test_pinned_signer_certificate_is_trusted_without_its_ca() -> None:
+    assert verify(envelope(security_header()), config=trust(trust_anchors=(pki().signer.cert,)))
+
+
+def test_trust_bundle_pem_loads() -> None:
+    assert load_trust_anchors(pki().ca.cert_pem + pki().rogue_ca.cert_pem) == (
+        pki().ca.cert, pki().rogue_ca.cert)
+
+
+def test_untrusted_signer_is_failed_authentication() -> None:
+    assert refused(envelope(security_header(signer=pki().rogue))) is F.FAILED_AUTHENTICATION
+
+
+def test_tampered_attribute_is_failed_check() -> None:
+    h = security_header()
+    attribute_value(h, AttributeName.ORGANIZATION_ID).text = "urn:oid:9.9.9"
+    assert refused(envelope(h)) is F.FAILED_CHECK
+
+
+def test_unsigned_assertion_is_invalid_token() -> None:
+    h = security_header()
+    a = assertion_of(h)
+    a.remove(a.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
+    assert refused(envelope(h)) is F.INVALID_SECURITY_TOKEN
+
+
+@pytest.mark.parametrize("offset", [dt.timedelta(minutes=-11), dt.timedelta(minutes=6)],
+                         ids=["expired", "not-yet-valid"])
+def test_assertion_outside_its_window_is_refused(offset: dt.timedelta) -> None:
+    h = security_header(now=NOW + offset)
+    ts = h.find("{*}Timestamp")
+    ts.getparent().remove(ts)  # keep the Timestamp fresh so the assertion window is what fails
+    fresh = build_security_header(user(), pki().signer.key, [pki().signer.cert], NOW, SKEW)
+    h.insert(0, fresh.find("{*}Timestamp"))
+    assert refused(envelope(h)) is F.INVALID_SECURITY_TOKEN
+
+
+def test_clock_skew_is_tolerated() -> None:
+    assert verify(envelope(security_header(now=NOW + dt.timedelta(minutes=4))))
+    assert verify(envelope(security_header(now=NOW - dt.timedelta(minutes=9))))  # expires +5
+
+
+def test_wrong_audience_is_failed_authentication() -> None:
+    assert refused(envelope(security_header(audience=("urn:oid:9.9.9",)))) is (
+        F.FAILED_AUTHENTICATION)
+
+
+def test_any_configured_audience_is_accepted() -> None:
+    url = "https://imx.example/xcpd"
+    assert verify(envelope(security_header(audience=(url,))),
+                  config=trust(audiences=frozenset({OUR_HCID, url})))
+
+
+def test_missing_purpose_of_use_is_invalid_token() -> None:
+    h = build_unsigned_then_sign(drop=AttributeName.PURPOSE_OF_USE)
+    with pytest.raises(SecurityHeaderError, match="purposeofuse") as info:
+        verify(envelope(h))
+    assert info.value.fault is F.INVALID_SECURITY_TOKEN
+
+
+def build_unsigned_then_sign(*, drop: str) -> etree._Element:
+    """A correctly signed assertion that lacks one attribute (as a careless peer sends it)."""
+    from imx.security.xua import build_assertion, sign_assertion
+
+    unsigned = build_assertion(user(), assertion_id="_drop", now=NOW, ttl=SKEW)
+    for attribute in unsigned.iter(f"{{{SAML}}}Attribute"):
+        if attribute.get("Name") == drop:
+            attribute.getparent().remove(attribute)
+    signed = sign_assertion(unsigned, key=pki().signer.key, cert_chain=[pki().signer.cert])
+    h = security_header()
+    h.replace(assertion_of(h), signed)
+    return h
+
+
+def test_comment_inside_a_signed_value_does_not_truncate_it() -> None:
+    # The 2018 SAML comment-truncation class: exc-c14n ignores comments, so the signature
+    # still verifies; the value we read must be the whole signed text.
+    h = security_header()
+    value = attribute_value(h, AttributeName.ORGANIZATION_ID)
+    value.text = "urn:oid:1.2.840"
+    comment = etree.Comment("x")
+    comment.tail = ".114350.1.13.999"
+    value.append(comment)
+    assert verify(envelope(h)).organization_id == "urn:oid:1.2.840.114350.1.13.999"
+
+
+def test_sha1_is_refused_by_default_and_accepted_as_a_quirk() -> None:
+    h = build_security_header(user(), pki().signer.key, [pki().signer.cert], NOW, SKEW,
+                              quirks=SigningQuirks(sha1=True))
+    assert refused(envelope(h)) is F.UNSUPPORTED_ALGORITHM
+    assert verify(envelope(copy.deepcopy(h)), config=trust(accept_sha1=True))
+
+
+def test_missing_security_header_is_invalid_security() -> None:
+    env = parse_xml(envelope(None))
+    with pytest.raises(SecurityHeaderError) as info:
+        parse_security_header(list(env[0]), now=NOW, clock_skew=SKEW)
+    assert info.value.fault is F.INVALID_SECURITY
+
+
+def test_stale_or_future_timestamp_is_message_expired() -> None:
+    for now in (NOW + dt.timedelta(minutes=11), NOW - dt.timedelta(minutes=6)):
+        env = parse_xml(envelope(security_header()))
+        with pytest.raises(SecurityHeaderError) as info:
+            parse_security_header(list(env[0]), now=now, clock_skew=SKEW)
+        assert info.value.fault is F.MESSAGE_EXPIRED
+
+
+def test_missing_timestamp_is_invalid_security() -> None:
+    h = security_header()
+    h.remove(h.find("{*}Timestamp"))
+    with pytest.raises(SecurityHeaderError) as info:
+        parse_security_header(list(parse_xml(envelope(h))[0]), now=NOW, clock_skew=SKEW)
+    assert info.value.fault is F.INVALID_SECURITY
+
+
+def test_security_header_for_another_role_is_not_ours() -> None:
+    h = security_header()
+    h.set("{http://www.w3.org/2003/05/soap-envelope}role", "urn:example:intermediary")
+    with pytest.raises(SecurityHeaderError, match="required"):
+        parse_security_header(list(parse_xml(envelope(h))[0]), now=NOW, clock_skew=SKEW)
+
+
+def test_expired_signing_certificate_is_refused() -> None:
+    later = NOW + dt.timedelta(days=3700)
+    assert refused(envelope(security_header(now=later)), now=later) is F.FAILED_AUTHENTICATION
