@@ -181,6 +181,43 @@ class Hl7v2Settings(BaseModel):
     port: int = 2575
 
 
+class CommunityEndpointSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    transaction: str  # ITI-55 | ITI-38 | ITI-39 | RAD-75 | RAD-69 | DICOMweb | FHIR
+    address: str
+
+
+class CommunitySettings(BaseModel):
+    """One configured community (used until a directory is configured; same shape)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    home_community_id: str  # urn:oid:...
+    name: str
+    endpoints: list[CommunityEndpointSettings] = Field(default_factory=list)
+    state: str = ""
+    city: str = ""
+    postal_code: str = ""
+    # Per-peer quirks, e.g. instances_per_request = "50", retrieve_per = "series".
+    quirks: dict[str, str] = Field(default_factory=dict)
+
+
+class InitiatingSettings(BaseModel):
+    """The Initiating Gateway (outbound XCPD / XCA / XCA-I)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    xcpd_timeout_s: float = 60.0  # SPEC-NOTES §8: responders take seconds; 60 s is common
+    query_timeout_s: float = 120.0
+    retrieve_timeout_s: float = 120.0
+    connect_timeout_s: float = 10.0
+    retries: int = 2  # query and retrieve only; XCPD is never re-sent
+    max_concurrency: int = 32  # communities asked at once
+    correlation_ttl_s: int = 24 * 3600  # cached "found at" answers skip XCPD this long
+    negative_ttl_s: int = 3600  # cached "not found at" answers
+    min_local_match_weight: float = 12.0  # our re-check of returned demographics (log2 weight)
+    instances_per_request: int = 0  # 0 = one RAD-75 request per series
+    max_parallel_retrievals: int = 2
+
+
 class TrustSettings(BaseModel):
     """XUA SAML assertions on the SOAP endpoints (docs/trust-xua.md, SPEC-NOTES §5)."""
 
@@ -241,6 +278,8 @@ class Settings(BaseSettings):
     trust: TrustSettings = Field(default_factory=TrustSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    initiating: InitiatingSettings = Field(default_factory=InitiatingSettings)
+    communities: list[CommunitySettings] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

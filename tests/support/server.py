@@ -60,7 +60,8 @@ class NodeThread:
                 dimse_server = DimseServer(services, loop=asyncio.get_running_loop())
                 self.dimse_port = dimse_server.start()
             # The serve command's own listener config: HTTPS + client certs when tls is set.
-            config = http_server_config(services, host="127.0.0.1", port=0, lifespan="off")
+            config = http_server_config(services, host="127.0.0.1", port=self.settings.http.port,
+                                        lifespan="off")
             self._server = uvicorn.Server(config)
             serve = asyncio.create_task(self._server.serve())
             while not self._server.started:

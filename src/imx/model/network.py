@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from imx.model.document import Code
 from imx.model.identifiers import PatientId
-from imx.model.patient_discovery import PatientDemographics
+from imx.model.patient_discovery import DetectedIssue, PatientDemographics, QueryResponseCode
 from imx.model.registry import RegistryErrorItem
 
 __all__ = [
     "KOS_FORMAT_CODE",
     "CommunityFailure",
     "CommunityPatient",
+    "RemoteDiscovery",
     "RemoteDocument",
     "RemoteQueryResult",
+    "RetrievedPart",
 ]
 
 # DICOM KOS SOP Class as XDS-I.b formatCode (RAD TF-3 4.68.4.1.2.3.2, SPEC-NOTES §4.5).
@@ -87,3 +90,25 @@ class RemoteQueryResult:
     status: str  # ebRS status URN
     documents: tuple[RemoteDocument, ...] = ()
     errors: tuple[RegistryErrorItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteDiscovery:
+    """One community's ITI-55 answer, mapped to the patients it holds."""
+
+    response_code: QueryResponseCode
+    patients: tuple[CommunityPatient, ...] = ()
+    detected_issues: tuple[DetectedIssue, ...] = ()
+    error_text: str = ""  # from the peer; PHI-free is not guaranteed: never log it
+
+
+@dataclass(slots=True, kw_only=True)
+class RetrievedPart:
+    """One document arriving from a peer (ITI-39 / RAD-75 DocumentResponse). ``chunks`` is the
+    live MTOM part: read it once, before asking for the next part."""
+
+    home_community_id: str
+    repository_unique_id: str
+    document_unique_id: str
+    mime_type: str
+    chunks: AsyncIterator[bytes]

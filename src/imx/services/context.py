@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from imx.services.document_query import DocumentQueryService
     from imx.services.ingest import IngestService
     from imx.services.manifests import ManifestService
+    from imx.services.network import NetworkService
     from imx.services.patient_discovery import PatientDiscoveryService
     from imx.services.patient_feed import PatientFeedService
     from imx.services.retrieve import RetrieveService
@@ -35,3 +36,4 @@ class NodeServices:
     document_query: DocumentQueryService
     retrieve: RetrieveService
     patient_feed: PatientFeedService
+    network: NetworkService | None = None  # the initiating gateway (outbound), when configured

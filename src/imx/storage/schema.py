@@ -215,3 +215,19 @@ audit_outbox = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
 )
 sa.Index("ix_audit_outbox_pending", audit_outbox.c.sent_at, audit_outbox.c.pk)
+
+# Initiating gateway (m0004): where a patient was found on the network, with expiry (the
+# correlation cache that lets a repeat search skip XCPD), keyed by our patient key
+# (``pid:<CX>`` or ``demo:<digest>``). remote_patient_id NULL = searched there, not found.
+network_correlations = sa.Table(
+    "network_correlations",
+    metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("patient_key", sa.String(200), nullable=False),
+    sa.Column("home_community_id", sa.String(256), nullable=False),
+    sa.Column("remote_patient_id", sa.String(64), nullable=True),
+    sa.Column("remote_issuer", sa.String(256), nullable=True),
+    sa.Column("payload", sa.Text, nullable=True),  # the CommunityPatient, JSON
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("patient_key", "home_community_id", name="uq_network_correlations"),
+)

@@ -1,0 +1,494 @@
+"""The Initiating Gateway's use cases: find a patient across the network, list their studies and
+reports, retrieve a study into the local store (issue: Initiating Gateway).
+
+- ``search_patient``: XCPD (ITI-55) fan-out to the communities routing picks, bounded
+  concurrency, a hard deadline per community; returned demographics are re-checked locally
+  before a match is trusted (a wrong match shows another person's images); answers are kept in
+  the correlation cache so a repeat search within its lifetime sends no XCPD.
+- ``list_documents``: ITI-38 fan-out to the communities where the patient was found; one merged,
+  de-duplicated list; one RegistryError per failed or timed-out community, never a failed call.
+- ``retrieve_study``: ITI-39 for the KOS manifest, then RAD-75 per series (or N instances per
+  request), each instance streamed into the local store; instances already stored are not
+  requested again (resume), completeness is checked against the KOS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Final
+
+from imx.dicom.kos import ManifestContent, parse_manifest
+from imx.dicom.part10 import read_part10
+from imx.errors import (
+    GatewayError,
+    MalformedMessageError,
+    NotFoundError,
+    PeerUnavailableError,
+    UnknownCommunityError,
+)
+from imx.matching import prepare, score
+from imx.model.audit import AuditRecord
+from imx.model.community import Community
+from imx.model.identifiers import PatientId
+from imx.model.network import CommunityFailure, CommunityPatient, RemoteDocument
+from imx.model.patient_discovery import PatientDemographics, QueryResponseCode
+from imx.model.registry import RegistryErrorItem
+from imx.model.retrieve import DocumentRequest, ImagingRetrieveRequest, SeriesRequest, StudyRequest
+from imx.ports import AuditSink, Clock, CorrelationCache, MetadataStore, PeerDirectory, PeerGateway
+from imx.services.ingest import IngestService
+from imx.services.patient_discovery import to_demographics
+from imx.settings import InitiatingSettings
+
+__all__ = [
+    "DocumentList",
+    "NetworkService",
+    "PatientSearch",
+    "RetrievalProgress",
+    "RetrievalReport",
+    "patient_key_for",
+]
+
+log = logging.getLogger(__name__)
+
+# Transfer syntaxes we accept from a source: every one we can store as-is, so the source
+# sends its stored bytes without transcoding (RAD TF-3 4.69.4.1.2: the list is a preference).
+ACCEPTED_TRANSFER_SYNTAXES: Final = (
+    "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+)
+_IN_MEMORY_MAX: Final = 8 << 20  # larger instances spill to a temp file on their way in
+
+
+def patient_key_for(demographics: PatientDemographics, local_patient_id: PatientId | None = None) -> str:
+    """The correlation-cache key: our patient ID when known, else a digest of the normalised
+    demographics (no PHI in the key itself)."""
+    if local_patient_id is not None:
+        return f"pid:{local_patient_id.to_cx()}"
+    p = prepare(to_demographics(demographics))
+    basis = "|".join([p.family, p.first, str(p.birth_date), p.sex])
+    return "demo:" + hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatientSearch:
+    patients: tuple[CommunityPatient, ...]
+    failures: tuple[CommunityFailure, ...]
+    searched: tuple[str, ...]  # every community considered (home community IDs)
+    xcpd_sent: int  # how many ITI-55 requests went out (0 when all came from the cache)
+    rejected_by_local_check: tuple[str, ...] = ()  # communities whose match we did not trust
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentList:
+    documents: tuple[RemoteDocument, ...]
+    failures: tuple[CommunityFailure, ...]
+    warnings: tuple[RegistryErrorItem, ...] = ()
+
+    @property
+    def status(self) -> str:
+        if not self.failures:
+            return "Success"
+        return "PartialSuccess" if self.documents else "Failure"
+
+
+@dataclass(slots=True, kw_only=True)
+class RetrievalProgress:
+    """Live counters of one retrieval (read by progress bars and the job API)."""
+
+    study_instance_uid: str = ""
+    total_instances: int = 0
+    already_present: int = 0
+    received_instances: int = 0
+    received_bytes: int = 0
+    failed_instances: int = 0
+    current_series: str = ""
+    per_series: dict[str, tuple[int, int]] = field(default_factory=dict)  # uid -> (done, total)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrievalReport:
+    study_instance_uid: str
+    home_community_id: str
+    total_instances: int
+    already_present: int
+    received_instances: int
+    received_bytes: int
+    missing_sop_instance_uids: tuple[str, ...]
+    errors: tuple[RegistryErrorItem, ...]
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.missing_sop_instance_uids
+
+
+ProgressCallback = Callable[[RetrievalProgress], Awaitable[None] | None]
+
+
+class NetworkService:
+    def __init__(self, *, settings: InitiatingSettings, home_community_id: str,
+                 directory: PeerDirectory, peers: PeerGateway, correlations: CorrelationCache,
+                 metadata: MetadataStore, ingest: IngestService, audit: AuditSink,
+                 clock: Clock) -> None:
+        self._s = settings
+        self._home = home_community_id
+        self._directory = directory
+        self._peers = peers
+        self._correlations = correlations
+        self._metadata = metadata
+        self._ingest = ingest
+        self._audit = audit
+        self._clock = clock
+        self._gate = asyncio.Semaphore(settings.max_concurrency)
+
+    # --- routing ----------------------------------------------------------------------------------
+
+    async def communities(self, *, transaction: str, only: Sequence[str] | None = None,
+                          state: str | None = None, near_postal_code: str | None = None,
+                          radius_miles: float | None = None) -> list[Community]:
+        """Communities to ask, from the directory cache only; never ourselves."""
+        found = await self._directory.find_communities(
+            transaction=transaction, state=state, near_postal_code=near_postal_code,
+            radius_miles=radius_miles)
+        wanted = {_urn(c) for c in only} if only else None
+        return [c for c in found if _urn(c.home_community_id) != _urn(self._home)
+                and (wanted is None or _urn(c.home_community_id) in wanted)]
+
+    # --- ITI-55 ---------------------------------------------------------------------------------
+
+    async def search_patient(self, demographics: PatientDemographics, *,
+                             local_patient_id: PatientId | None = None,
+                             communities: Sequence[str] | None = None, state: str | None = None,
+                             near_postal_code: str | None = None, radius_miles: float | None = None,
+                             use_cache: bool = True, user: str = "") -> PatientSearch:
+        targets = await self.communities(transaction="ITI-55", only=communities, state=state,
+                                         near_postal_code=near_postal_code, radius_miles=radius_miles)
+        key = patient_key_for(demographics, local_patient_id)
+        now = self._clock.now()
+        cached = await self._correlations.get_correlations(key, now=now) if use_cache else {}
+        patients: list[CommunityPatient] = []
+        ask: list[Community] = []
+        for c in targets:
+            hit = cached.get(_urn(c.home_community_id), _MISSING)
+            if hit is _MISSING:
+                ask.append(c)
+            elif hit is not None:
+                patients.append(_replace_cached(hit))
+        # The initiator's own patient ID travels as livingSubjectId (Query and Feed, ITI TF-2b
+        # 3.55.4.1.2.4) so the responder can correlate the reverse direction.
+        query = demographics
+        if local_patient_id is not None and local_patient_id not in demographics.ids:
+            query = _with_id(demographics, local_patient_id)
+        results = await asyncio.gather(*(self._discover_one(c, query, user) for c in ask))
+        failures: list[CommunityFailure] = []
+        rejected: list[str] = []
+        wanted = prepare(to_demographics(demographics))
+        for community, outcome in zip(ask, results, strict=True):
+            if isinstance(outcome, CommunityFailure):
+                failures.append(outcome)
+                continue
+            trusted = []
+            for p in outcome:
+                checked = self._local_check(wanted, p)
+                if checked is None:
+                    rejected.append(community.home_community_id)
+                else:
+                    trusted.append(checked)
+            expires = now + dt.timedelta(seconds=self._s.correlation_ttl_s if trusted
+                                         else self._s.negative_ttl_s)
+            if len(trusted) == 1:
+                await self._correlations.put_correlation(key, _urn(community.home_community_id),
+                                                         trusted[0], expires_at=expires)
+            elif not trusted:
+                await self._correlations.put_correlation(key, _urn(community.home_community_id),
+                                                         None, expires_at=expires)
+            patients.extend(trusted)
+        return PatientSearch(patients=tuple(patients), failures=tuple(failures),
+                             searched=tuple(c.home_community_id for c in targets),
+                             xcpd_sent=len(ask), rejected_by_local_check=tuple(rejected))
+
+    async def _discover_one(self, community: Community, demographics: PatientDemographics,
+                            user: str) -> list[CommunityPatient] | CommunityFailure:
+        async with self._gate:
+            try:
+                answer = await asyncio.wait_for(
+                    self._peers.discover_patient(community, demographics),
+                    timeout=self._s.xcpd_timeout_s + 5)
+            except (TimeoutError, PeerUnavailableError) as exc:
+                detail = exc.detail if isinstance(exc, GatewayError) else "timed out"
+                await self._record("ITI-55", community, outcome="serious-failure", detail=detail,
+                                   user=user)
+                return CommunityFailure(home_community_id=community.home_community_id,
+                                        error_code="XDSUnavailableCommunity", detail=detail)
+        if answer.response_code in (QueryResponseCode.QUERY_ERROR,
+                                    QueryResponseCode.APPLICATION_ERROR):
+            await self._record("ITI-55", community, outcome="minor-failure",
+                               detail=f"answered {answer.response_code.value}", user=user)
+            return CommunityFailure(home_community_id=community.home_community_id,
+                                    error_code="XDSRegistryError",
+                                    detail=f"XCPD answered {answer.response_code.value}")
+        await self._record("ITI-55", community, outcome="success", user=user,
+                           patient_ids=tuple(p.patient_id.to_cx() for p in answer.patients),
+                           detail=f"{len(answer.patients)} matches, issues "
+                                  f"{','.join(i.value for i in answer.detected_issues) or 'none'}")
+        # Only the patient at the community we asked (or its HDL-listed others) is kept.
+        return list(answer.patients)
+
+    def _local_check(self, wanted: object, p: CommunityPatient) -> CommunityPatient | None:
+        if p.demographics is None or not p.demographics.names:
+            return None  # nothing to check against: not trusted
+        theirs = prepare(to_demographics(p.demographics))
+        total = score(wanted, theirs).total  # type: ignore[arg-type]
+        if total < self._s.min_local_match_weight:
+            return None
+        return CommunityPatient(home_community_id=p.home_community_id, patient_id=p.patient_id,
+                                demographics=p.demographics, score=p.score,
+                                local_score=round(total, 2))
+
+    # --- ITI-38 ----------------------------------------------------------------------------------
+
+    async def list_documents(self, patients: Sequence[CommunityPatient], *, user: str = "") -> DocumentList:
+        async def one(p: CommunityPatient) -> RemoteQueryOutcome:
+            community = await self._directory.get(p.home_community_id)
+            if community is None:
+                return CommunityFailure(home_community_id=p.home_community_id,
+                                        error_code="XDSUnknownCommunity",
+                                        detail="community not in the directory")
+            async with self._gate:
+                try:
+                    result = await asyncio.wait_for(
+                        self._peers.query_documents(community, p.patient_id),
+                        timeout=(self._s.query_timeout_s + 5) * (self._s.retries + 1))
+                except (TimeoutError, PeerUnavailableError) as exc:
+                    detail = exc.detail if isinstance(exc, GatewayError) else "timed out"
+                    await self._record("ITI-38", community, outcome="serious-failure",
+                                       detail=detail, user=user, patient_ids=(p.patient_id.to_cx(),))
+                    return CommunityFailure(home_community_id=p.home_community_id,
+                                            error_code="XDSUnavailableCommunity", detail=detail)
+            await self._record("ITI-38", community, user=user, patient_ids=(p.patient_id.to_cx(),),
+                               outcome="success" if result.status.endswith("Success") and
+                               not result.status.endswith("PartialSuccess") else "minor-failure",
+                               detail=f"{len(result.documents)} entries")
+            docs = tuple(d if d.home_community_id else _with_home(d, community.home_community_id)
+                         for d in result.documents)
+            return docs, result.errors, community
+
+        outcomes = await asyncio.gather(*(one(p) for p in patients))
+        seen: set[tuple[str, str]] = set()
+        documents: list[RemoteDocument] = []
+        failures: list[CommunityFailure] = []
+        warnings: list[RegistryErrorItem] = []
+        for outcome in outcomes:
+            if isinstance(outcome, CommunityFailure):
+                failures.append(outcome)
+                continue
+            docs, errors, community = outcome
+            for e in errors:
+                if e.is_warning or docs:
+                    warnings.append(e)
+                else:
+                    failures.append(CommunityFailure(home_community_id=community.home_community_id,
+                                                     error_code=e.error_code, detail=e.code_context))
+            for d in docs:
+                k = (_urn(d.home_community_id), d.document_unique_id)
+                if k not in seen:
+                    seen.add(k)
+                    documents.append(d)
+        documents.sort(key=lambda d: (d.service_start_time or d.creation_time
+                                      or dt.datetime.min.replace(tzinfo=dt.UTC)), reverse=True)
+        return DocumentList(documents=tuple(documents), failures=tuple(failures),
+                            warnings=tuple(warnings))
+
+    # --- ITI-39 + RAD-75 -------------------------------------------------------------------------
+
+    async def retrieve_manifest(self, community: Community, manifest: RemoteDocument) -> ManifestContent:
+        request = DocumentRequest(home_community_id=manifest.home_community_id or community.home_community_id,
+                                  repository_unique_id=manifest.repository_unique_id,
+                                  document_unique_id=manifest.document_unique_id)
+        data = bytearray()
+        errors: list[RegistryErrorItem] = []
+        async for item in self._peers.retrieve_documents(community, [request]):
+            if isinstance(item, RegistryErrorItem):
+                errors.append(item)
+                continue
+            async for chunk in item.chunks:
+                data += chunk
+                if len(data) > 64 << 20:
+                    raise MalformedMessageError("manifest larger than 64 MB")
+        if not data:
+            raise NotFoundError(
+                f"manifest not returned by {community.home_community_id}"
+                + (f" ({errors[0].error_code})" if errors else ""))
+        return parse_manifest(read_part10(bytes(data)))
+
+    async def retrieve_study(self, home_community_id: str, manifest: RemoteDocument, *,
+                             progress: ProgressCallback | None = None, user: str = "",
+                             cancel: asyncio.Event | None = None) -> RetrievalReport:
+        community = await self._directory.get(home_community_id)
+        if community is None:
+            raise UnknownCommunityError("community not in the directory")
+        content = await self.retrieve_manifest(community, manifest)
+        state = RetrievalProgress(study_instance_uid=content.study_instance_uid,
+                                  total_instances=content.instance_count())
+        wanted: list[tuple[str, list[tuple[str, str]]]] = []
+        for series in content.series:
+            missing = []
+            for sop_class, sop_uid in series.instances:
+                if await self._metadata.get_instance(sop_uid) is None:
+                    missing.append((sop_class, sop_uid))
+            state.already_present += len(series.instances) - len(missing)
+            state.per_series[series.series_instance_uid] = (len(series.instances) - len(missing),
+                                                            len(series.instances))
+            if missing:
+                wanted.append((series.series_instance_uid, missing))
+        await _notify(progress, state)
+        errors: list[RegistryErrorItem] = []
+        repository = {s.series_instance_uid: s.retrieve_location_uid or manifest.repository_unique_id
+                      for s in content.series}
+        for series_uid, instances in wanted:
+            for batch in _batches(instances, self._s.instances_per_request or
+                                  int(community.quirks.get("instances_per_request", "0") or 0)):
+                if cancel is not None and cancel.is_set():
+                    break
+                request = ImagingRetrieveRequest(
+                    studies=(StudyRequest(study_instance_uid=content.study_instance_uid, series=(
+                        SeriesRequest(series_instance_uid=series_uid, documents=tuple(
+                            DocumentRequest(home_community_id=community.home_community_id,
+                                            repository_unique_id=repository[series_uid],
+                                            document_unique_id=sop_uid)
+                            for _, sop_uid in batch)),)),),
+                    transfer_syntax_uids=ACCEPTED_TRANSFER_SYNTAXES)
+                state.current_series = series_uid
+                errors.extend(await self._retrieve_batch(community, request, series_uid, state,
+                                                         progress))
+        missing = []
+        for series in content.series:
+            for _, sop_uid in series.instances:
+                if await self._metadata.get_instance(sop_uid) is None:
+                    missing.append(sop_uid)
+        report = RetrievalReport(
+            study_instance_uid=content.study_instance_uid,
+            home_community_id=community.home_community_id,
+            total_instances=state.total_instances, already_present=state.already_present,
+            received_instances=state.received_instances, received_bytes=state.received_bytes,
+            missing_sop_instance_uids=tuple(missing), errors=tuple(errors))
+        await self._record("RAD-75", community, user=user,
+                           outcome="success" if report.is_complete else "minor-failure",
+                           studies=(content.study_instance_uid,),
+                           detail=f"{report.received_instances} received, {len(missing)} missing")
+        return report
+
+    async def _retrieve_batch(self, community: Community, request: ImagingRetrieveRequest,
+                              series_uid: str, state: RetrievalProgress,
+                              progress: ProgressCallback | None) -> list[RegistryErrorItem]:
+        errors: list[RegistryErrorItem] = []
+        try:
+            async for item in self._peers.retrieve_imaging(community, request):
+                if isinstance(item, RegistryErrorItem):
+                    errors.append(item)
+                    state.failed_instances += 1
+                    continue
+                size = await self._store_part(item.chunks, source=community.home_community_id)
+                if size is None:
+                    state.failed_instances += 1
+                    continue
+                state.received_instances += 1
+                state.received_bytes += size
+                done, total = state.per_series.get(series_uid, (0, 0))
+                state.per_series[series_uid] = (done + 1, total)
+                await _notify(progress, state)
+        except PeerUnavailableError as exc:
+            # What arrived is stored; a later retrieve_study resumes from there.
+            errors.append(RegistryErrorItem(error_code="XDSUnavailableCommunity",
+                                            code_context=exc.detail,
+                                            location=community.home_community_id))
+        return errors
+
+    async def _store_part(self, chunks: object, *, source: str) -> int | None:
+        """Stream one instance into the store (RAM up to 8 MB, then a temp file)."""
+        buffer = bytearray()
+        spool: tempfile._TemporaryFileWrapper[bytes] | None = None  # noqa: SLF001
+        size = 0
+        try:
+            async for chunk in chunks:  # type: ignore[attr-defined]
+                size += len(chunk)
+                if spool is None and size > _IN_MEMORY_MAX:
+                    spool = tempfile.NamedTemporaryFile(prefix="imx-retrieve-", suffix=".dcm",
+                                                        delete=False)
+                    spool.write(buffer)
+                    buffer = bytearray()
+                if spool is not None:
+                    spool.write(chunk)
+                else:
+                    buffer += chunk
+            if spool is not None:
+                spool.close()
+                result = await self._ingest.ingest_file(Path(spool.name), source=source)
+            else:
+                result = await self._ingest.ingest_bytes(bytes(buffer), source=source)
+        finally:
+            if spool is not None:
+                spool.close()
+                Path(spool.name).unlink(missing_ok=True)
+        return size if result.is_success else None
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    async def _record(self, transaction: str, community: Community, *, outcome: str, detail: str,
+                      user: str = "", patient_ids: tuple[str, ...] = (),
+                      studies: tuple[str, ...] = ()) -> None:
+        await self._audit.record(AuditRecord(
+            event=f"{transaction} initiated", outcome=outcome, occurred_at=self._clock.now(),
+            source=self._home, destination=community.home_community_id, transaction=transaction,
+            patient_ids=patient_ids, study_instance_uids=studies, detail=detail[:200],
+            role="initiator", home_community_id=community.home_community_id,
+            requester_user_id=user,
+            destination_endpoint=community.endpoint(transaction) or ""))
+
+
+RemoteQueryOutcome = CommunityFailure | tuple[tuple[RemoteDocument, ...],
+                                              tuple[RegistryErrorItem, ...], Community]
+_MISSING: Final = object()
+
+
+def _urn(home_community_id: str) -> str:
+    return home_community_id if home_community_id.startswith("urn:oid:") else f"urn:oid:{home_community_id}"
+
+
+def _replace_cached(p: CommunityPatient) -> CommunityPatient:
+    return CommunityPatient(home_community_id=p.home_community_id, patient_id=p.patient_id,
+                            demographics=p.demographics, score=p.score, local_score=p.local_score,
+                            from_cache=True)
+
+
+def _with_id(d: PatientDemographics, pid: PatientId) -> PatientDemographics:
+    return PatientDemographics(names=d.names, gender=d.gender, birth_date=d.birth_date,
+                               addresses=d.addresses, telecoms=d.telecoms, ids=(*d.ids, pid),
+                               mothers_maiden_name=d.mothers_maiden_name, birth_place=d.birth_place)
+
+
+def _with_home(d: RemoteDocument, home: str) -> RemoteDocument:
+    return replace(d, home_community_id=home)
+
+
+def _batches(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
+    if size <= 0:
+        return [items]
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+async def _notify(progress: ProgressCallback | None, state: RetrievalProgress) -> None:
+    if progress is None:
+        return
+    out = progress(state)
+    if out is not None:
+        await out
