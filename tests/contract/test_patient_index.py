@@ -153,3 +153,16 @@ async def test_candidate_lookup_uses_indexes_not_scans(store) -> None:
             await conn.execute(sa.text("SET enable_seqscan = off"))
             plan = " | ".join(str(r[0]) for r in await conn.execute(sa.text(f"EXPLAIN {sql}")))
             assert "Seq Scan" not in plan and "Index" in plan
+
+
+async def test_batch_upsert_replaces_keys_and_counts_each_entry(store) -> None:
+    people = [dataclasses.replace(jane(), patient_id=PatientId(id=f"B{i}", assigning_authority=AA),
+                                  source=MpiSource.IMPORT) for i in range(3)]
+    assert await store.upsert_mpi_patients(people) == 3
+    moved = [dataclasses.replace(p, demographics=dataclasses.replace(
+        p.demographics, telecoms=("tel:+1-312-555-0199",))) for p in people]
+    assert await store.upsert_mpi_patients(moved) == 3
+    assert await store.count_mpi_patients() == 3
+    assert await found(store, PatientDemographics(telecoms=("tel:217-555-0101",))) == set()
+    assert len(await found(store, PatientDemographics(telecoms=("tel:312-555-0199",)))) == 3
+    assert await store.get_mpi_patient(people[1].patient_id) == moved[1]

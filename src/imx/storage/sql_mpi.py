@@ -37,6 +37,11 @@ __all__ = ["SqlPatientIndexMixin", "backfill", "mpi_row_values", "upsert_mpi"]
 T = TypeVar("T")
 M, K, C = schema.mpi_patients, schema.mpi_blocking_keys, schema.patient_correlation
 _MAX_KEYS = 64  # a query's keys; more is malformed input, not a person
+_BULK_COLUMNS = (
+    "patient_id", "issuer", "source", "family_name", "given_names", "name_prefix",
+    "name_suffix", "birth_date", "sex", "street_lines", "city", "state", "postal_code",
+    "country", "telecom", "mothers_maiden_name", "other_ids", "match_form",
+)
 
 
 def mpi_row_values(patient: MpiPatient, match_form: str) -> dict[str, Any]:
@@ -158,7 +163,57 @@ class SqlPatientIndexMixin:
         await self.write(lambda conn: self._upsert_mpi(conn, patient))
 
     async def upsert_mpi_patients(self, patients: Sequence[MpiPatient]) -> int:
-        return await self.write(lambda conn: sum(self._upsert_mpi(conn, p) for p in patients))
+        if any(p.source is MpiSource.DICOM for p in patients):
+            return await self.write(lambda conn: sum(self._upsert_mpi(conn, p) for p in patients))
+        # Imports and feeds: entries computed off the writer, then driver-level executemany.
+        rows = [(p, *index_entry(p)) for p in patients]
+        return await self.write(lambda conn: self._bulk_upsert(conn, rows))
+
+    def _bulk_upsert(self, conn: sa.Connection,
+                     rows: Sequence[tuple[MpiPatient, str, set[str]]]) -> int:
+        """One batch of non-DICOM entries: four statements, whatever the batch size."""
+        if not rows:
+            return 0
+        count = len(rows)
+        # The last row of one patient wins (a file may repeat a person).
+        rows = list({(p.patient_id.id, p.patient_id.assigning_authority): (p, f, k)
+                     for p, f, k in rows}.values())
+        now = dt.datetime.now(dt.UTC)
+        if self._writer.dialect.name == "sqlite":
+            now_value: Any = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        else:
+            now_value = now
+        params = []
+        for p, form, _ in rows:
+            v = mpi_row_values(p, form)
+            v["birth_date"] = self._dbvalue(v["birth_date"])
+            params.append([*(v[c] for c in _BULK_COLUMNS), now_value])
+        mark = "?" if self._writer.dialect.paramstyle == "qmark" else "%s"
+        cols = ", ".join([*_BULK_COLUMNS, "updated_at"])
+        sets = ", ".join(f"{c} = excluded.{c}" for c in [*_BULK_COLUMNS[2:], "updated_at"])
+        conn.exec_driver_sql(
+            f"INSERT INTO mpi_patients ({cols}) VALUES ({', '.join([mark] * (len(_BULK_COLUMNS) + 1))}) "
+            f"ON CONFLICT (patient_id, issuer) DO UPDATE SET {sets}", [tuple(x) for x in params])
+        pks: dict[tuple[str, str], int] = {}
+        ids = sorted({p.patient_id.id for p, _, _ in rows})
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for pk, pid, issuer in conn.exec_driver_sql(
+                    "SELECT pk, patient_id, issuer FROM mpi_patients WHERE patient_id IN "
+                    f"({self._placeholders(len(chunk))})", tuple(chunk)).all():
+                pks[(pid, issuer)] = pk
+        mine = [pks[(p.patient_id.id, p.patient_id.assigning_authority)] for p, _, _ in rows]
+        for i in range(0, len(mine), 500):
+            chunk_pks = mine[i:i + 500]
+            conn.exec_driver_sql(
+                f"DELETE FROM mpi_blocking_keys WHERE mpi_pk IN ({self._placeholders(len(chunk_pks))})",
+                tuple(chunk_pks))
+        keys = sorted({(k[:160], pk) for (_, _, ks), pk in zip(rows, mine, strict=True) for k in ks})
+        if keys:
+            conn.exec_driver_sql(
+                f"INSERT INTO mpi_blocking_keys (key, mpi_pk) VALUES ({mark}, {mark}) "
+                "ON CONFLICT DO NOTHING", keys)
+        return count
 
     async def merge_mpi_patient(self, *, surviving: PatientId, retired: PatientId) -> None:
         def run(conn: sa.Connection) -> None:
