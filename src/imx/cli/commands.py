@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
     from imx.cli import config_cmd, db_cmd, import_cmd, patients_cmd, serve_cmd, synth_cmd
     from imx.cli import audit_cmd
     from imx.cli import pki_cmd
+    from imx.cli import directory_cmd
 
     config_cmd.register(app)
     db_cmd.register(app)
@@ -21,3 +22,4 @@ def register(app: typer.Typer) -> None:
     serve_cmd.register(app)
     audit_cmd.register(app)
     pki_cmd.register(app)
+    directory_cmd.register(app)

@@ -175,16 +175,23 @@ class DirectoryStore:
                 raise StoreError("directory write failed") from exc
         return stored, old is None
 
-    async def put_replica(self, resources: Sequence[dict[str, Any]]) -> None:
+    async def put_replica(
+        self, resources: Sequence[dict[str, Any]], *, replace_all: bool = False
+    ) -> None:
         """Store resources as the source sent them (the node cache): no history, their meta.
 
-        Bulk: a few statements per 500 resources, whatever the count (10,000 organisations
+        ``replace_all`` (a full sync) empties the tables in the same transaction, so readers
+        see the old set or the new one, never an empty cache. Bulk: a few statements per 500 resources, whatever the count (10,000 organisations
         one statement each took ~30 s on aiosqlite). Callers hand in parsed-clean resources.
         """
         endpoints = [r for r in resources if r.get("resourceType") == "Endpoint"]
         organizations = [r for r in resources if r.get("resourceType") == "Organization"]
         try:
             async with self.engine.begin() as conn:
+                if replace_all:
+                    for table in (self.t.organization, self.t.endpoint,
+                                  self.t.organization_endpoint):
+                        await conn.execute(sa.delete(table))
                 await self._replace_endpoints(conn, endpoints)
                 batch = {parse_organization(r).id: r for r in organizations}
                 # Organisations outside the batch that reference a changed endpoint: re-index.
@@ -375,12 +382,12 @@ class DirectoryStore:
             wanted -= known.keys()
             if not wanted:
                 break
-            found = await self._rows_by_id(conn, wanted)
+            found = await self.rows_by_id(conn, wanted)
             known.update(found)
             wanted = {r.parent for r in found.values() if not r.endpoints and r.parent}
         return known
 
-    async def _rows_by_id(self, conn: AsyncConnection, ids: Iterable[str]) -> dict[str, IndexRow]:
+    async def rows_by_id(self, conn: AsyncConnection, ids: Iterable[str]) -> dict[str, IndexRow]:
         o, out, ids = self.t.organization, {}, list(ids)
         for i in range(0, len(ids), _CHUNK):
             result = await conn.execute(
@@ -460,7 +467,7 @@ class DirectoryStore:
                                                        ] | None:
         """One organisation's index row and its effective endpoints."""
         async with self.engine.connect() as conn:
-            rows = await self._rows_by_id(conn, [organization_id])
+            rows = await self.rows_by_id(conn, [organization_id])
             if organization_id not in rows:
                 return None
             ancestors = await self._ancestors(conn, rows.values())
@@ -473,7 +480,7 @@ class DirectoryStore:
         frontier = set(found)
         async with self.engine.connect() as conn:
             for _ in range(8):
-                rows = await self._rows_by_id(conn, frontier)
+                rows = await self.rows_by_id(conn, frontier)
                 frontier = {p for r in rows.values()
                             for p in (r.part_of, r.managing_organization) if p} - found
                 if not frontier:

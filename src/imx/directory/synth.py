@@ -72,7 +72,9 @@ def generate_organizations(n: int, seed: int) -> list[dict[str, Any]]:
                                         address=f"https://{host}/rad-75", organization_oid=oid)]
         jitter_lat, jitter_lon = rng.uniform(-0.02, 0.02), rng.uniform(-0.02, 0.02)
         org = build_organization(
-            oid=oid, name=name, active=rng.random() >= 0.05, city=city.title(), state=state,
+            # Networks stay active: an inactive one would orphan its facilities (they would be
+            # skipped by the sync), and tests add broken entries on purpose instead.
+            oid=oid, name=name, active=kind == "Implementer" or rng.random() >= 0.05, city=city.title(), state=state,
             postal_code=zip_code, lines=[f"{rng.randint(1, 9999)} Main Street"],
             latitude=round(lat + jitter_lat, 5), longitude=round(lon + jitter_lon, 5),
             part_of=part_of, managing_organization=part_of,
