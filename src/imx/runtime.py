@@ -13,7 +13,9 @@ import ssl
 from collections.abc import AsyncIterator
 
 from imx.audit.setup import build_atna
+from imx.peers.outbound_trust import xua_header_factory
 from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
+from imx.security.tls import client_ssl_context
 from imx.peers.static_directory import StaticDirectory
 from imx.ports import AuditSink
 from imx.security.tls import client_ssl_context
@@ -116,8 +118,23 @@ def _peer_directory(settings: Settings) -> StaticDirectory:
 
 def _peer_gateway(settings: Settings) -> SoapPeerGateway:
     i = settings.initiating
-    return SoapPeerGateway(SoapClientSettings(
+    tls = settings.tls
+    ssl_context = None
+    security_header = None
+    if tls.enabled and tls.cert_file and tls.key_file and tls.trust_bundle:
+        # The same node certificate authenticates us in TLS and signs our assertions.
+        ssl_context = client_ssl_context(cert_file=tls.cert_file, key_file=tls.key_file,
+                                         trust_bundle=tls.trust_bundle, crl_files=tls.crl_files,
+                                         min_version=tls.min_version)
+        if i.send_assertion:
+            security_header = xua_header_factory(
+                cert_file=tls.cert_file, key_file=tls.key_file,
+                organization=settings.node.institution_name,
+                organization_id=settings.node.home_community_id,
+                home_community_id=settings.node.home_community_id)
+    client = SoapClientSettings(
         home_community_id=settings.node.home_community_id,
         organization_name=settings.node.institution_name, xcpd_timeout_s=i.xcpd_timeout_s,
         query_timeout_s=i.query_timeout_s, retrieve_timeout_s=i.retrieve_timeout_s,
-        connect_timeout_s=i.connect_timeout_s, retries=i.retries))
+        connect_timeout_s=i.connect_timeout_s, retries=i.retries)
+    return SoapPeerGateway(client, ssl_context=ssl_context, security_header=security_header)

@@ -216,6 +216,9 @@ class InitiatingSettings(BaseModel):
     min_local_match_weight: float = 12.0  # our re-check of returned demographics (log2 weight)
     instances_per_request: int = 0  # 0 = one RAD-75 request per series
     max_parallel_retrievals: int = 2
+    # Sign an XUA assertion (wsse:Security) into every outbound request with the node's TLS
+    # key; the network turns this on (SPEC-NOTES §5).
+    send_assertion: bool = False
 
 
 class TrustSettings(BaseModel):

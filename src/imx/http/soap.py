@@ -192,7 +192,8 @@ class SoapEndpoint:
             # ITI TF-2b 3.55.4.2.2.6: a query that lacks required parameters is answered
             # AE / QE, not faulted. The request must still parse structurally for the echo.
             return await self._iti55_query_error(t, body, exc.detail, relates_to)
-        answer = await self._s.patient_discovery.discover_patient(parsed)
+        answer = await self._s.patient_discovery.discover_patient(
+            parsed, audit_fields={**_requester_fields(request), "role": "responder"})
         return self._iti55_answer(t, parsed, answer, relates_to)
 
     async def _iti55_query_error(self, t: Transaction, body: etree._Element, detail: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from imx.model.document import Code
@@ -18,7 +19,9 @@ __all__ = [
     "RemoteDiscovery",
     "RemoteDocument",
     "RemoteQueryResult",
+    "Requester",
     "RetrievedPart",
+    "current_requester",
 ]
 
 # DICOM KOS SOP Class as XDS-I.b formatCode (RAD TF-3 4.68.4.1.2.3.2, SPEC-NOTES §4.5).
@@ -112,3 +115,18 @@ class RetrievedPart:
     document_unique_id: str
     mime_type: str
     chunks: AsyncIterator[bytes]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Requester:
+    """Who asks the network, carried into the outbound XUA assertion (SPEC-NOTES §5.2)."""
+
+    subject_id: str  # the person's name, e.g. "Dr. Ana Smith"
+    role_code: str = "112247003"  # SNOMED CT "Medical doctor"
+    purpose_of_use: str = "TREATMENT"  # NHIN code
+    npi: str | None = None
+
+
+# Set by the initiating services for the duration of one request; read by the outbound
+# client's assertion builder. Unset = the node itself (system) asking for treatment.
+current_requester: ContextVar[Requester | None] = ContextVar("imx_current_requester", default=None)

@@ -37,7 +37,13 @@ from imx.matching import prepare, score
 from imx.model.audit import AuditRecord
 from imx.model.community import Community
 from imx.model.identifiers import PatientId
-from imx.model.network import CommunityFailure, CommunityPatient, RemoteDocument
+from imx.model.network import (
+    CommunityFailure,
+    CommunityPatient,
+    RemoteDocument,
+    Requester,
+    current_requester,
+)
 from imx.model.patient_discovery import PatientDemographics, QueryResponseCode
 from imx.model.registry import RegistryErrorItem
 from imx.model.retrieve import DocumentRequest, ImagingRetrieveRequest, SeriesRequest, StudyRequest
@@ -169,7 +175,11 @@ class NetworkService:
                              local_patient_id: PatientId | None = None,
                              communities: Sequence[str] | None = None, state: str | None = None,
                              near_postal_code: str | None = None, radius_miles: float | None = None,
-                             use_cache: bool = True, user: str = "") -> PatientSearch:
+                             use_cache: bool = True, user: str = "",
+                             requester: Requester | None = None) -> PatientSearch:
+        if requester is not None:
+            current_requester.set(requester)
+            user = user or requester.subject_id
         targets = await self.communities(transaction="ITI-55", only=communities, state=state,
                                          near_postal_code=near_postal_code, radius_miles=radius_miles)
         key = patient_key_for(demographics, local_patient_id)
@@ -256,7 +266,11 @@ class NetworkService:
 
     # --- ITI-38 ----------------------------------------------------------------------------------
 
-    async def list_documents(self, patients: Sequence[CommunityPatient], *, user: str = "") -> DocumentList:
+    async def list_documents(self, patients: Sequence[CommunityPatient], *, user: str = "",
+                             requester: Requester | None = None) -> DocumentList:
+        if requester is not None:
+            current_requester.set(requester)
+            user = user or requester.subject_id
         async def one(p: CommunityPatient) -> RemoteQueryOutcome:
             community = await self._directory.get(p.home_community_id)
             if community is None:
@@ -332,7 +346,11 @@ class NetworkService:
 
     async def retrieve_study(self, home_community_id: str, manifest: RemoteDocument, *,
                              progress: ProgressCallback | None = None, user: str = "",
-                             cancel: asyncio.Event | None = None) -> RetrievalReport:
+                             cancel: asyncio.Event | None = None,
+                             requester: Requester | None = None) -> RetrievalReport:
+        if requester is not None:
+            current_requester.set(requester)
+            user = user or requester.subject_id
         community = await self._directory.get(home_community_id)
         if community is None:
             raise UnknownCommunityError("community not in the directory")

@@ -12,6 +12,7 @@ that tell the initiator what would settle it (ITI TF-2b 3.55.4.2.2.6).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from imx.matching import MatchOutcome, PreparedDemographics, blocking_keys, decide, prepare
 from imx.matching.model import SSN_ROOT
@@ -91,8 +92,13 @@ class PatientDiscoveryService:
                 prepared, identifiers=prepared.identifiers | {theirs})
         return out
 
-    async def discover_patient(self, request: PatientDiscoveryRequest) -> PatientDiscoveryAnswer:
+    async def discover_patient(self, request: PatientDiscoveryRequest, *,
+                               audit_fields: Mapping[str, str] | None = None
+                               ) -> PatientDiscoveryAnswer:
         """Decide the ITI-55 answer for one query (the decision's reasons go to the audit).
+
+        ``audit_fields`` (the verified requester, addresses: ``AuditRecord`` field names) are
+        added to the one audit record of this transaction.
 
         On a match, identifiers of the initiator's community sent in ``livingSubjectId`` are
         recorded as correlations (SPEC-NOTES §2.5), so its later ITI-38 with them works.
@@ -122,7 +128,7 @@ class PatientDiscoveryService:
             patient_ids=tuple(m.demographics.ids[0].to_cx() for m in answer.matches),
             detail=f"{answer.response_code.value} {decision.outcome.value} "
                    f"candidates={decision.candidates_scored} correlated={correlated}",
-            extra={"explanation": str(decision.to_dict())[:2000]}))
+            extra={"explanation": str(decision.to_dict())[:2000]}, **dict(audit_fields or {})))
         return answer
 
     async def _correlate(self, request: PatientDiscoveryRequest, entry: MpiPatient) -> int:
