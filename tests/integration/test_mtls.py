@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
+from imx.audit.events import event_for
 from imx.http.tls_transport import https_config
 from imx.model.audit import AuditRecord
 from imx.security import pki
@@ -61,11 +62,11 @@ def _refusals(node: NodeThread, reason: str) -> list[AuditRecord]:
     The refusal is audited by the server after the client has already seen the failure, so
     wait (bounded) for the record to land.
     """
-    sink = SqlAuditSink(node.services.metadata)  # type: ignore[union-attr]
+    sink = SqlAuditSink(node.services.metadata)  # type: ignore[union-attr, arg-type]
     deadline = time.monotonic() + 10
     while True:
         events = node.call(sink.list_events(limit=200))
-        found = [e for e in events if e.event == "tls-handshake-refused" and reason in e.detail]
+        found = [e for e in events if e.event == "tls-client-refused" and reason in e.detail]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
@@ -118,6 +119,9 @@ def test_revoked_certificate_is_refused(node: NodeThread, network: PkiNetwork) -
     refusal = _refusals(node, "certificate revoked")
     assert refusal, "refused handshake was not audited"
     assert refusal[0].outcome == "serious-failure" and refusal[0].source == "127.0.0.1"
+    # ATNA: a Security Alert of type Node Authentication (PS3.15 A.5.3.11, DCM 110126)
+    spec = event_for(refusal[0])
+    assert spec.type_code is not None and spec.type_code.code == "110126"
 
 
 async def test_app_sees_the_verified_peer_identity(network: PkiNetwork) -> None:

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         key_type: KeyTypeOption = "rsa3072",
         days: Annotated[int, typer.Option(help="Validity in days.")] = 365,
     ) -> None:
-        """Issue a node certificate (TLS server + client) into OUT: node.pem, node.key, trust.pem."""
+        """Issue a node certificate (TLS server and client): OUT/node.pem, node.key, trust.pem."""
         authority = _load_ca(ca)
         try:
             issued = pki.issue_node_to_dir(

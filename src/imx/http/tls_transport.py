@@ -114,12 +114,14 @@ class _MutualTlsAcceptor(asyncio.Protocol):
     def __init__(self, config: uvicorn.Config, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = _loop or asyncio.get_running_loop()
-        self._http = lambda: TlsH11Protocol(config=config, server_state=server_state,
-                                            app_state=app_state, _loop=_loop)
+        self._http_args: dict[str, Any] = {"config": config, "server_state": server_state,
+                                           "app_state": app_state, "_loop": _loop}
         self._task: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a TCP server transport
+        if not isinstance(transport, asyncio.Transport):  # a TCP server always gives one
+            transport.close()
+            return
         # The ClientHello must stay in the socket until start_tls installs its protocol.
         transport.pause_reading()
         self._task = self._loop.create_task(self._handshake(transport))
@@ -141,7 +143,7 @@ class _MutualTlsAcceptor(asyncio.Protocol):
             return
         if tls is None:  # the peer went away during the handshake
             return
-        pending.hand_over(tls, self._http())
+        pending.hand_over(tls, TlsH11Protocol(**self._http_args))
 
 
 def _reason(exc: BaseException) -> str:
@@ -170,7 +172,7 @@ def audit_refusal(audit: AuditSink, clock: Clock) -> OnRefused:
     async def on_refused(peer: str, reason: str) -> None:
         log.warning("TLS handshake refused", extra={"peer": peer, "reason": reason})
         await audit.record(AuditRecord(
-            event="tls-handshake-refused", outcome="serious-failure", occurred_at=clock.now(),
+            event="tls-client-refused", outcome="serious-failure", occurred_at=clock.now(),
             source=peer, source_address=peer, detail=reason[:200]))
 
     return on_refused

@@ -63,8 +63,9 @@ class PeerIdentity:
         return now >= self.not_after
 
 
-def crl_check_mode(anchors: Sequence[x509.Certificate],
-                   crls: Sequence[x509.CertificateRevocationList]) -> Literal["chain", "leaf", "none"]:
+def crl_check_mode(
+    anchors: Sequence[x509.Certificate], crls: Sequence[x509.CertificateRevocationList]
+) -> Literal["chain", "leaf", "none"]:
     """How much revocation checking the loaded CRLs allow.
 
     OpenSSL's VERIFY_CRL_CHECK_CHAIN fails a handshake when *any* certificate of the chain has no

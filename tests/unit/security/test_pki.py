@@ -103,7 +103,7 @@ def test_crl_lists_the_revoked_serial_and_numbers_increase(tmp_path: Path,
     assert _leaf(network.revoked.cert_file).serial_number in serials
     number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     assert number > before.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    assert crl.is_signature_valid(ca.certificate.public_key())
+    assert crl.is_signature_valid(ca.key.public_key())
 
 
 def test_revoking_a_foreign_certificate_is_refused(network: PkiNetwork) -> None:
@@ -121,7 +121,8 @@ def test_der_crl_is_read(tmp_path: Path, network: PkiNetwork) -> None:
     assert [r.serial_number for r in pki.load_crls(der)[0]] == [r.serial_number for r in crl]
 
 
-def _openssl_verify(network: PkiNetwork, cert: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _openssl_verify(network: PkiNetwork, cert: Path,
+                    tmp_path: Path) -> subprocess.CompletedProcess[str]:
     leaf = tmp_path / "leaf.pem"
     leaf.write_bytes(cert.read_bytes().split(b"-----END CERTIFICATE-----")[0]
                      + b"-----END CERTIFICATE-----\n")

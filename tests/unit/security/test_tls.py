@@ -98,7 +98,8 @@ def test_server_refuses_bad_client_certificates(network: PkiNetwork, who: str) -
 def test_server_requires_a_client_certificate(network: PkiNetwork) -> None:
     anonymous = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     anonymous.load_verify_locations(network.trust_bundle)
-    with pytest.raises(ssl.SSLError, match="PEER_DID_NOT_RETURN_A_CERTIFICATE|certificate required"):
+    with pytest.raises(ssl.SSLError,
+                       match=r"PEER_DID_NOT_RETURN_A_CERTIFICATE|certificate required"):
         _handshake(_server(network), client_no_cert=anonymous)
 
 
@@ -171,4 +172,4 @@ def test_expired_identity_reports_expired(network: PkiNetwork) -> None:
     ident = peer_identity(pki.load_certificates(network.expired.cert_file)[0])
     assert isinstance(ident, PeerIdentity)
     assert ident.is_expired(dt.datetime.now(dt.UTC))
-    assert HOME != ident.home_community_id
+    assert ident.home_community_id != HOME

@@ -28,7 +28,7 @@ def _problems(monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> list[str]:
 def test_public_bind_with_tls_and_plain_http_off_starts(
     monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, str]
 ) -> None:
-    assert _problems(monkeypatch, http={"host": "0.0.0.0", "insecure_plain_http": False},
+    assert _problems(monkeypatch, http={"host": "192.0.2.10", "insecure_plain_http": False},
                      tls=tls_files) == []
 
 
@@ -41,7 +41,7 @@ def test_public_bind_with_insecure_setting_refuses_even_with_tls(
 
 
 def test_public_bind_without_tls_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    problems = _problems(monkeypatch, http={"host": "0.0.0.0", "insecure_plain_http": False})
+    problems = _problems(monkeypatch, http={"host": "192.0.2.10", "insecure_plain_http": False})
     assert any("configure tls.cert_file" in p for p in problems)
 
 
@@ -69,13 +69,13 @@ def test_listeners_without_tls_stay_on_loopback(
     monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, str], section: str
 ) -> None:
     problems = _problems(monkeypatch, http={"insecure_plain_http": False}, tls=tls_files,
-                         **{section: {"host": "0.0.0.0", "enabled": True}})
-    assert any(p.startswith(f"{section}.host 0.0.0.0 beyond loopback") for p in problems)
+                         **{section: {"host": "192.0.2.10", "enabled": True}})
+    assert any(p.startswith(f"{section}.host 192.0.2.10 beyond loopback") for p in problems)
 
 
 def test_serve_refuses_to_start_on_an_insecure_combination(tmp_path: Path) -> None:
     cfg = tmp_path / "imx.toml"
-    cfg.write_text('[http]\nhost = "0.0.0.0"\ninsecure_plain_http = true\n')
+    cfg.write_text('[http]\nhost = "192.0.2.10"\ninsecure_plain_http = true\n')
     result = CliRunner().invoke(app, ["serve", "--config", str(cfg)])
     assert result.exit_code == 2
     assert "refusing to start" in result.output
