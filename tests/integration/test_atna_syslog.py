@@ -336,3 +336,36 @@ async def test_open_node_ships_the_audit_trail_when_enabled(
     assert _transaction(got) == "0:ITI-55"
     assert got.hostname and got.app_name == "imx"
     assert listed == [responder("ITI-55")]
+
+
+async def test_a_soap_query_answered_by_the_node_reaches_the_repository(
+        tmp_path: Path, pki: Pki, receiver: Receiver) -> None:
+    import httpx
+
+    from tests.support.server import running_node
+
+    sample = Path("/work/shared/spec/samples/iti38-request-finddocuments.xml")
+    if not sample.is_file():
+        pytest.skip("shared ITI-38 sample not present")
+    audit = {"enabled": True, "repository_port": receiver.port,
+             "tls_cert_file": pki.client_cert, "tls_key_file": pki.client_key,
+             "tls_ca_file": pki.ca_file, "initial_backoff_s": 0.02, "poll_interval_s": 0.2}
+    with running_node(tmp_path, audit=audit) as node:
+        async with httpx.AsyncClient(timeout=30) as client:
+            r = await client.post(f"{node.url}/xca/query", content=sample.read_bytes(),
+                                  headers={"Content-Type": "application/soap+xml"})
+        assert r.status_code == 200
+        (got,) = await receiver.wait_for(1)
+    root = etree.fromstring(got.msg)
+    validate(root, "audit")
+    assert root.find("EventIdentification/EventTypeCode").get("csd-code") == "ITI-38"
+    source, destination = root.findall("ActiveParticipant")[:2]
+    assert source.get("NetworkAccessPointID") == "127.0.0.1"  # who asked
+    assert destination.get("UserID") == f"{node.url}/xca/query"  # we answered, there
+    query = [o for o in root.findall("ParticipantObjectIdentification")
+             if o.get("ParticipantObjectTypeCodeRole") == "24"][0]
+    assert query.get("ParticipantObjectID") == "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d"
+    import base64
+
+    sent = etree.fromstring(base64.b64decode(query.findtext("ParticipantObjectQuery")))
+    assert etree.QName(sent).localname == "AdhocQueryRequest"

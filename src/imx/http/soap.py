@@ -9,9 +9,11 @@ Receiver → 500); business errors are RegistryErrors / HL7 acks inside a 200 an
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from lxml import etree
 from starlette.requests import Request
@@ -109,6 +111,30 @@ def _requester_fields(request: Request) -> dict[str, str]:
             "purpose_of_use": who.purpose_of_use.value, "requester_role": who.role.code}
 
 
+_HL7 = "{urn:hl7-org:v3}"
+_RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
+
+
+def _stored_query_id(body: etree._Element) -> str:
+    # ITI TF-2b 3.38.5.1: the query's ParticipantObjectID is the stored query id
+    adhoc = body.find(f"{_RIM}AdhocQuery")
+    return adhoc.get("id", "") if adhoc is not None else ""
+
+
+def _atna_fields(request: Request, query: etree._Element | None = None) -> dict[str, str]:
+    """Our side, the peer's address and the query (base64) for the ATNA message (imx.audit).
+
+    ITI TF-2b 3.55.5.1 (ParticipantObjectQuery = queryByParameter), 3.38.5.1 (the
+    AdhocQueryRequest); the responder is the destination, addressed by its endpoint URL.
+    """
+    fields = {"role": "responder", "destination_endpoint": str(request.url.replace(query=""))}
+    if request.client:
+        fields["source_address"] = request.client.host
+    if query is not None:
+        fields["query_payload_b64"] = base64.b64encode(etree.tostring(query)).decode("ascii")
+    return fields
+
+
 class SoapEndpoint:
     def __init__(self, services: NodeServices) -> None:
         self._s = services
@@ -180,7 +206,12 @@ class SoapEndpoint:
             plan = await self._s.retrieve.plan_imaging(rad69_request.parse_request(body),
                                                        cross_gateway=t.id == "RAD-75")
         await self._audit(request, t, plan.patient_ids, plan.study_instance_uids,
-                          detail=f"{len(plan.items)} documents, {len(plan.errors)} errors")
+                          detail=f"{len(plan.items)} documents, {len(plan.errors)} errors",
+                          atna={"repository_unique_id":
+                                self._s.settings.node.repository_unique_id,
+                                "document_unique_ids": tuple(
+                                    i.answer.document_unique_id for i in plan.items
+                                ) if t.id == "ITI-39" else ()})
         return self._retrieve_response(t, plan, relates_to)
 
     async def _iti55(self, request: Request, t: Transaction, body: etree._Element,
@@ -193,7 +224,9 @@ class SoapEndpoint:
             # AE / QE, not faulted. The request must still parse structurally for the echo.
             return await self._iti55_query_error(t, body, exc.detail, relates_to)
         answer = await self._s.patient_discovery.discover_patient(
-            parsed, audit_fields={**_requester_fields(request), "role": "responder"})
+            parsed, audit_fields={**_requester_fields(request), **_atna_fields(
+                request, body.find(f"{_HL7}controlActProcess/{_HL7}queryByParameter")),
+                "query_id": relates_to or "", "home_community_id": self._home})
         return self._iti55_answer(t, parsed, answer, relates_to)
 
     async def _iti55_query_error(self, t: Transaction, body: etree._Element, detail: str,
@@ -226,7 +259,9 @@ class SoapEndpoint:
             out = iti38_response.build_response(entries=result.entries, return_type=return_type,
                                                 home_community_id=self._home)
             await self._audit(request, t, result.patient_ids, (),
-                              detail=f"{len(result.entries)} entries")
+                              detail=f"{len(result.entries)} entries",
+                              atna={**_atna_fields(request, body),
+                                    "query_id": _stored_query_id(body)})
         except GatewayError as exc:
             if isinstance(exc, MalformedMessageError) and not isinstance(exc, MissingParameterError):
                 raise
@@ -235,7 +270,9 @@ class SoapEndpoint:
             out = iti38_response.build_response(entries=(), return_type=return_type,
                                                 home_community_id=self._home, errors=[error])
             await self._audit(request, t, (), (), detail=f"error {error.error_code}",
-                              outcome="minor-failure")
+                              outcome="minor-failure",
+                              atna={**_atna_fields(request, body),
+                                    "query_id": _stored_query_id(body)})
         return _soap_response(out, action=t.response_action, relates_to=relates_to)
 
     def _retrieve_response(self, t: Transaction, plan: RetrievePlan,
@@ -259,12 +296,14 @@ class SoapEndpoint:
         return StreamingResponse(stream, media_type=content_type_header(boundary, root_cid))
 
     async def _audit(self, request: Request, t: Transaction, patients: tuple[str, ...],
-                     studies: tuple[str, ...], *, detail: str, outcome: str = "success") -> None:
+                     studies: tuple[str, ...], *, detail: str, outcome: str = "success",
+                     atna: dict[str, Any] | None = None) -> None:
         await self._s.audit.record(AuditRecord(
             event=t.name, outcome=outcome, occurred_at=self._s.clock.now(),
             source=request.client.host if request.client else "?", destination=self._home,
             transaction=t.id, patient_ids=patients, study_instance_uids=studies, detail=detail,
-            **_requester_fields(request)))
+            **_requester_fields(request),
+            **{"home_community_id": self._home, **_atna_fields(request), **(atna or {})}))
 
     async def _audit_failure(self, request: Request, transaction: str, exc: BaseException) -> None:
         await self._s.audit.record(AuditRecord(
@@ -272,7 +311,7 @@ class SoapEndpoint:
             source=request.client.host if request.client else "?", transaction=transaction,
             detail=type(exc).__name__ + (f" wsse:{exc.fault}" if isinstance(exc, SecurityHeaderError)
                                          else ""),
-            **_requester_fields(request)))
+            **_requester_fields(request), **_atna_fields(request)))
 
 
 def soap_routes(services: NodeServices) -> list[Route]:
