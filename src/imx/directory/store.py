@@ -72,6 +72,12 @@ def _endpoints_json(endpoints: Iterable[CommunityEndpoint]) -> str:
     return json.dumps([[e.transaction, e.address, list(e.purposes_of_use)] for e in endpoints])
 
 
+def _transactions_column(endpoints: Iterable[CommunityEndpoint]) -> str:
+    """" ITI-55 RAD-75 " (so LIKE '% RAD-75 %' matches a whole key), " " when there are none."""
+    keys = sorted({e.transaction for e in endpoints})
+    return f" {' '.join(keys)} " if keys else " "
+
+
 def _endpoints_from(text: str) -> tuple[CommunityEndpoint, ...]:
     return tuple(
         CommunityEndpoint(transaction=t, address=a, purposes_of_use=tuple(p))
@@ -314,7 +320,7 @@ class DirectoryStore:
             "postal_code": row.postal_code, "latitude": row.latitude,
             "longitude": row.longitude, "part_of": row.part_of,
             "managing_organization": row.managing_organization,
-            "transactions": " " + " ".join(sorted({x.transaction for x in row.endpoints})) + " ",
+            "transactions": _transactions_column(row.endpoints),
             "endpoints": _endpoints_json(row.endpoints), "resource": _dumps(resource)}
 
     def _table(self, resource_type: str) -> sa.Table:
