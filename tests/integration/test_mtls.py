@@ -6,9 +6,11 @@ One test per hostile peer, each refused; plus a good peer that gets through and 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -162,3 +164,18 @@ async def test_app_sees_the_verified_peer_identity(network: PkiNetwork) -> None:
         assert ident.home_community_id == PEER_HOME
         assert ident.organization == "Community B"
         assert ident.serial == client_cert.serial_number
+
+
+def test_a_new_crl_is_honoured_without_restart(node: NodeThread, network: PkiNetwork,
+                                               tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    late = pki.issue_node_to_dir(network.ca, tmp_path / "late", common_name="imx-late",
+                                 organization="Late", home_community_id=PEER_HOME, now=now,
+                                 key_type="ec-p256")
+    cred = Credential(late.cert_file, late.key_file)
+    assert _get(node, _client_ctx(network, cred)).status_code == 200
+    # The CA revokes it and the new CRL replaces the file the node was configured with.
+    assert pki.revoke_in_dir(network.ca, late.certificate, now=now) == network.crl
+    with pytest.raises(REFUSED):
+        _get(node, _client_ctx(network, cred))
+    assert _get(node, _client_ctx(network, network.client)).status_code == 200

@@ -92,7 +92,7 @@ def http_server_config(services: NodeServices, *, host: str, port: int,
                               lifespan=lifespan)
     from imx.http.tls_transport import ClientCertificateGate, audit_refusal, https_config
     from imx.security.expiry import check_files
-    from imx.security.tls import server_ssl_context_from
+    from imx.security.tls import ReloadingServerContext
 
     tls = settings.tls
     certs = [p for p in (tls.cert_file, tls.trust_bundle) if p is not None]
@@ -103,6 +103,6 @@ def http_server_config(services: NodeServices, *, host: str, port: int,
     if not tls.crl_files:
         log.warning("tls.crl_files is empty: revoked peer certificates cannot be refused")
     gated = ClientCertificateGate(app, audit=services.audit, clock=services.clock)
-    return https_config(gated, server_ssl_context_from(tls), host=host, port=port,
+    return https_config(gated, ReloadingServerContext(tls), host=host, port=port,
                         on_refused=audit_refusal(services.audit, services.clock),
                         log_level="warning", access_log=False, lifespan=lifespan)

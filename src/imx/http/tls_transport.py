@@ -107,7 +107,7 @@ class _Pending(asyncio.Protocol):
 class _MutualTlsAcceptor(asyncio.Protocol):
     """What uvicorn's server creates per TCP connection: TLS handshake first, then HTTP."""
 
-    ssl_context: ssl.SSLContext
+    ssl_context: Callable[[], ssl.SSLContext]
     on_refused: OnRefused
     handshake_timeout_s: float = 10.0
 
@@ -135,7 +135,7 @@ class _MutualTlsAcceptor(asyncio.Protocol):
         pending = _Pending()
         try:
             tls = await self._loop.start_tls(
-                transport, pending, self.ssl_context, server_side=True,
+                transport, pending, type(self).ssl_context(), server_side=True,
                 ssl_handshake_timeout=self.handshake_timeout_s)
         except (OSError, TimeoutError, ConnectionError) as exc:  # ssl.SSLError is an OSError
             transport.abort()
@@ -155,14 +155,17 @@ def _reason(exc: BaseException) -> str:
     return str(reason) if reason else type(exc).__name__
 
 
-def https_config(app: ASGIApp, ssl_context: ssl.SSLContext, *, host: str, port: int,
-                 on_refused: OnRefused, **kwargs: Any) -> uvicorn.Config:
+def https_config(app: ASGIApp, ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext], *,
+                 host: str, port: int, on_refused: OnRefused, **kwargs: Any) -> uvicorn.Config:
     """A uvicorn config serving ``app`` over TLS with ``ssl_context`` (client certs required).
 
+    ``ssl_context`` may be a callable (``ReloadingServerContext``), asked at every handshake.
     ``on_refused(peer_address, reason)`` is awaited for every failed handshake.
     """
+    fixed = ssl_context
+    source = (lambda: fixed) if isinstance(fixed, ssl.SSLContext) else fixed
     acceptor = type("MutualTlsAcceptor", (_MutualTlsAcceptor,),
-                    {"ssl_context": ssl_context, "on_refused": staticmethod(on_refused)})
+                    {"ssl_context": staticmethod(source), "on_refused": staticmethod(on_refused)})
     return uvicorn.Config(app, host=host, port=port, http=acceptor, **kwargs)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import ssl
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from imx.settings import TlsSettings
 
 __all__ = [
     "PeerIdentity",
+    "ReloadingServerContext",
     "asgi_tls_extension",
     "client_ssl_context",
     "crl_check_mode",
@@ -37,6 +39,8 @@ __all__ = [
     "server_ssl_context",
     "server_ssl_context_from",
 ]
+
+log = logging.getLogger(__name__)
 
 _VERSIONS: dict[str, ssl.TLSVersion] = {"1.2": ssl.TLSVersion.TLSv1_2,
                                         "1.3": ssl.TLSVersion.TLSv1_3}
@@ -101,6 +105,45 @@ def server_ssl_context_from(tls: TlsSettings) -> ssl.SSLContext:
     return server_ssl_context(cert_file=tls.cert_file, key_file=tls.key_file,
                               trust_bundle=tls.trust_bundle, crl_files=tls.crl_files,
                               min_version=tls.min_version)
+
+
+class ReloadingServerContext:
+    """The server context, rebuilt when a certificate, key, bundle or CRL file changes.
+
+    CRLs are reissued every few days and must be picked up without a restart: a node that
+    keeps a CRL past its nextUpdate refuses every peer. Each call costs a few ``stat``s; a
+    file caught half-written fails to load and the previous context stays in use.
+    """
+
+    def __init__(self, tls: TlsSettings) -> None:
+        self._tls = tls
+        self._files = [p for p in (tls.cert_file, tls.key_file, tls.trust_bundle,
+                                   *tls.crl_files) if p is not None]
+        self._stamp = self._stat()
+        self._context = server_ssl_context_from(tls)
+
+    def __call__(self) -> ssl.SSLContext:
+        stamp = self._stat()
+        if stamp != self._stamp:
+            try:
+                self._context = server_ssl_context_from(self._tls)
+            except (OSError, ValueError) as exc:
+                log.warning("TLS files changed but do not load; keeping the previous context",
+                            extra={"error": type(exc).__name__})
+            else:
+                log.info("TLS context reloaded (certificate, trust bundle or CRL changed)")
+            self._stamp = stamp
+        return self._context
+
+    def _stat(self) -> tuple[tuple[int, int], ...]:
+        out = []
+        for path in self._files:
+            try:
+                st = path.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append((0, 0))
+        return tuple(out)
 
 
 def client_ssl_context(
