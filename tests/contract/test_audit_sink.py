@@ -44,3 +44,20 @@ async def test_list_events_newest_first_with_paging_and_filter(sink) -> None:  #
     assert [r.source for r in await sink.list_events(limit=2, offset=1)] == ["AE3", "AE2"]
     assert [r.source for r in await sink.list_events(event="query")] == ["AE3", "AE1"]
     assert await sink.list_events(event="nothing") == []
+
+
+async def test_sql_trail_filters_by_patient_and_time_and_keeps_the_atna_outbox(sink) -> None:  # type: ignore[no-untyped-def]
+    if not isinstance(sink, SqlAuditSink):
+        pytest.skip("the outbox and patient index belong to the SQL sink")
+    for n in range(4):
+        await sink.append(_rec(n), syslog_header=f"<85>1 h{n}", syslog_body=b"<AuditMessage/>")
+    await sink.record(_rec(9))  # stored without a message (ATNA off)
+    assert [r.source for r in await sink.list_events(patient_id="P2")] == ["AE2"]
+    assert [r.source for r in await sink.list_events(patient_id="P1^^^&1.2.3&ISO")] == ["AE1"]
+    since = dt.datetime(2026, 3, 1, 12, 3, tzinfo=dt.UTC)
+    assert [r.source for r in await sink.list_events(since=since)] == ["AE9", "AE3"]
+    pending = await sink.pending(limit=3)
+    assert [h for _, h, _ in pending] == ["<85>1 h0", "<85>1 h1", "<85>1 h2"]
+    await sink.mark_sent([s for s, _, _ in pending[:2]])
+    assert [h for _, h, _ in await sink.pending(limit=10)] == ["<85>1 h2", "<85>1 h3"]
+    assert await sink.pending_count() == 2
