@@ -139,6 +139,12 @@ def test_a_valid_assertion_is_answered_and_the_requester_audited(node: NodeThrea
     r = post(node, raw(message(header(organization_id="urn:oid:1.2.3.100"))))
     assert r.status_code == 200, r.text
     assert b"PRPA_IN201306UV02" in r.content
+    sink = SqlAuditSink(node.services.metadata)  # type: ignore[union-attr, arg-type]
+    record = node.call(sink.list_events(limit=1, event="patient-discovery"))[0]
+    # ATNA needs who asked and why (SPEC-NOTES §5.5 step 8): from the verified assertion
+    assert (record.requester_user_id, record.requester_organization_id, record.purpose_of_use,
+            record.requester_role) == ("Dr Jane Smith", "urn:oid:1.2.3.100", "TREATMENT",
+                                       "112247003")
 
 
 def test_a_configured_purpose_is_answered(node: NodeThread) -> None:
