@@ -35,6 +35,7 @@ __all__ = [
     "BlobStore",
     "Clock",
     "CorrelationCache",
+    "InstanceForwarder",
     "MetadataStore",
     "PatientIndex",
     "PeerDirectory",
@@ -306,4 +307,16 @@ class CorrelationCache(Protocol):
         ...
 
     async def forget(self, patient_key: str) -> int:
+        ...
+
+
+@runtime_checkable
+class InstanceForwarder(Protocol):
+    """Hands stored instances to a local system (PACS by C-STORE, or STOW-RS)."""
+
+    def destinations(self) -> list[str]:
+        ...
+
+    async def forward(self, destination_ae_title: str, sop_instance_uids: Sequence[str]) -> object:
+        """Returns a result with ``sent`` and ``failed``; raises PeerUnavailableError."""
         ...

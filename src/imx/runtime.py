@@ -13,6 +13,7 @@ import ssl
 from collections.abc import AsyncIterator
 
 from imx.audit.setup import build_atna
+from imx.peers.dimse_forward import DimseForwarder
 from imx.peers.outbound_trust import xua_header_factory
 from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
 from imx.security.tls import client_ssl_context
@@ -73,7 +74,10 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
             settings=settings.initiating, home_community_id=settings.node.home_community_id,
             directory=_peer_directory(settings), peers=peers,
             correlations=SqlCorrelationCache(metadata), metadata=metadata, ingest=ingest,
-            audit=audit, clock=clock)
+            audit=audit, clock=clock,
+            forwarder=DimseForwarder(calling_ae_title=settings.dimse.ae_title,
+                                     destinations=settings.dimse.destinations, metadata=metadata,
+                                     blobs=blobs))
         try:
             yield NodeServices(
                 settings=settings, clock=clock, metadata=metadata, blobs=blobs, audit=audit,

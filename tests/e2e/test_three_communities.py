@@ -20,6 +20,8 @@ import pytest
 
 from imx.dicom.synth import SynthPatient, generate_patients, generate_study
 from imx.model.patient_discovery import Address, PatientDemographics, PersonName
+from tests.peers import orthanc as orthanc_peer
+from tests.peers.dcmtk import dataset_bytes
 from tests.support.node import test_settings as make_settings
 from tests.support.server import NodeThread
 
@@ -35,10 +37,11 @@ def part10(ds: pydicom.Dataset) -> bytes:
     return out.getvalue()
 
 
-def node_settings(tmp: Path, name: str, port: int = 0, communities: list[dict] | None = None):  # noqa: ANN201
+def node_settings(tmp: Path, name: str, port: int = 0, communities: list[dict] | None = None,  # noqa: ANN201
+                  pacs: list[dict] | None = None):
     home = HOME[name]
     return make_settings(
-        tmp / name, http={"port": port},
+        tmp / name, http={"port": port}, dimse={"port": 0, "destinations": pacs or []},
         node={"home_community_id": f"urn:oid:{home}", "repository_unique_id": f"{home}.1",
               "institution_name": f"Community {name}"},
         initiating={"instances_per_request": 50},
@@ -176,6 +179,60 @@ def test_a_dead_community_is_a_failure_entry_not_a_failed_search(tmp_path: Path,
         # The failure is not cached as "not found": the next search asks C again.
         again = a.call(net.search_patient(query_for(patient)))
         assert again.xcpd_sent == 1
+    finally:
+        for n in (a, b):
+            if n is not None:
+                n.stop()
+
+
+@pytest.mark.interop
+def test_retrieved_study_forwarded_to_orthanc_and_reconciled(tmp_path: Path,
+                                                             patient: SynthPatient) -> None:
+    """Retrieve into A with the patient's local ID (source IDs kept in Original Attributes), then
+    C-STORE into a real PACS; and a plain retrieve-and-forward arrives bit-identical."""
+    if not orthanc_peer.available():
+        pytest.skip("Orthanc not installed (run `make test` as root to install it)")
+    import httpx
+
+    from imx.model.identifiers import PatientId
+
+    b = NodeThread(node_settings(tmp_path, "B")).start()
+    a = None
+    try:
+        originals = load(b, generate_study(patient, seed=7, series_count=3, instances_per_series=100,
+                                           rows=16, columns=16))
+        with orthanc_peer.orthanc(tmp_path / "orthanc") as pacs:
+            a = NodeThread(node_settings(
+                tmp_path, "A", communities=[community("B", b)],
+                pacs=[{"ae_title": "ORTHANC", "host": "127.0.0.1", "port": pacs.dicom_port}])).start()
+            net = a.services.network  # type: ignore[union-attr]
+            found = a.call(net.search_patient(query_for(patient)))
+            docs = a.call(net.list_documents(found.patients))
+            kos = next(d for d in docs.documents if d.is_manifest)
+            report = a.call(net.retrieve_study(kos.home_community_id, kos, forward_to="ORTHANC"))
+            assert report.is_complete and report.forwarded.sent == 300  # type: ignore[union-attr]
+            ids = httpx.get(f"{pacs.url}/instances", timeout=10).json()
+            assert len(ids) == 300
+            received = {}
+            for i in ids:
+                data = httpx.get(f"{pacs.url}/instances/{i}/file", timeout=10).content
+                received[pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID] = dataset_bytes(data)
+            assert received == {uid: dataset_bytes(d) for uid, d in originals.items()}
+
+        # Reconciliation into a fresh store: our patient ID, the source's kept.
+        a.stop()
+        a = NodeThread(node_settings(tmp_path / "again", "A", communities=[community("B", b)])).start()
+        net = a.services.network  # type: ignore[union-attr]
+        found = a.call(net.search_patient(query_for(patient)))
+        kos = next(d for d in a.call(net.list_documents(found.patients)).documents if d.is_manifest)
+        local = PatientId(id="A-LOCAL-1", assigning_authority="1.3.6.1.4.1.21367.2026.101.9")
+        report = a.call(net.retrieve_study(kos.home_community_id, kos, reconcile_to=local))
+        assert report.is_complete
+        uid = next(iter(originals))
+        record = a.call(a.services.metadata.get_instance(uid))  # type: ignore[union-attr]
+        ds = pydicom.dcmread(io.BytesIO(a.call(a.services.blobs.read_bytes(record.blob_key))))  # type: ignore[union-attr]
+        assert ds.PatientID == "A-LOCAL-1"
+        assert ds.OriginalAttributesSequence[-1].ModifiedAttributesSequence[0].PatientID == patient.patient_id
     finally:
         for n in (a, b):
             if n is not None:

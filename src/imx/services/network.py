@@ -26,6 +26,7 @@ from typing import Final
 
 from imx.dicom.kos import ManifestContent, parse_manifest
 from imx.dicom.part10 import read_part10
+from imx.dicom.reconcile import reconcile_patient
 from imx.errors import (
     GatewayError,
     MalformedMessageError,
@@ -47,7 +48,15 @@ from imx.model.network import (
 from imx.model.patient_discovery import PatientDemographics, QueryResponseCode
 from imx.model.registry import RegistryErrorItem
 from imx.model.retrieve import DocumentRequest, ImagingRetrieveRequest, SeriesRequest, StudyRequest
-from imx.ports import AuditSink, Clock, CorrelationCache, MetadataStore, PeerDirectory, PeerGateway
+from imx.ports import (
+    AuditSink,
+    Clock,
+    CorrelationCache,
+    InstanceForwarder,
+    MetadataStore,
+    PeerDirectory,
+    PeerGateway,
+)
 from imx.services.ingest import IngestService
 from imx.services.patient_discovery import to_demographics
 from imx.settings import InitiatingSettings
@@ -131,6 +140,7 @@ class RetrievalReport:
     received_bytes: int
     missing_sop_instance_uids: tuple[str, ...]
     errors: tuple[RegistryErrorItem, ...]
+    forwarded: object | None = None  # the forwarder's result (sent / failed) when asked
 
     @property
     def is_complete(self) -> bool:
@@ -144,7 +154,7 @@ class NetworkService:
     def __init__(self, *, settings: InitiatingSettings, home_community_id: str,
                  directory: PeerDirectory, peers: PeerGateway, correlations: CorrelationCache,
                  metadata: MetadataStore, ingest: IngestService, audit: AuditSink,
-                 clock: Clock) -> None:
+                 clock: Clock, forwarder: InstanceForwarder | None = None) -> None:
         self._s = settings
         self._home = home_community_id
         self._directory = directory
@@ -154,6 +164,7 @@ class NetworkService:
         self._ingest = ingest
         self._audit = audit
         self._clock = clock
+        self._forwarder = forwarder
         self._gate = asyncio.Semaphore(settings.max_concurrency)
 
     # --- routing ----------------------------------------------------------------------------------
@@ -347,7 +358,16 @@ class NetworkService:
     async def retrieve_study(self, home_community_id: str, manifest: RemoteDocument, *,
                              progress: ProgressCallback | None = None, user: str = "",
                              cancel: asyncio.Event | None = None,
-                             requester: Requester | None = None) -> RetrievalReport:
+                             requester: Requester | None = None,
+                             reconcile_to: PatientId | None = None,
+                             forward_to: str | None = None) -> RetrievalReport:
+        """Retrieve the study a KOS manifest describes into the local store.
+
+        Args:
+            reconcile_to: rewrite Patient ID / Issuer to this local patient before storing,
+                keeping the source's values in the Original Attributes Sequence.
+            forward_to: then C-STORE the whole study to this configured PACS (AE title).
+        """
         if requester is not None:
             current_requester.set(requester)
             user = user or requester.subject_id
@@ -387,18 +407,24 @@ class NetworkService:
                     transfer_syntax_uids=ACCEPTED_TRANSFER_SYNTAXES)
                 state.current_series = series_uid
                 errors.extend(await self._retrieve_batch(community, request, series_uid, state,
-                                                         progress))
+                                                         progress, reconcile_to))
         missing = []
         for series in content.series:
             for _, sop_uid in series.instances:
                 if await self._metadata.get_instance(sop_uid) is None:
                     missing.append(sop_uid)
+        forwarded = None
+        if forward_to is not None:
+            if self._forwarder is None:
+                raise UnknownCommunityError("no forward destination is configured")
+            present = [uid for s in content.series for _, uid in s.instances if uid not in missing]
+            forwarded = await self._forwarder.forward(forward_to, present)
         report = RetrievalReport(
             study_instance_uid=content.study_instance_uid,
             home_community_id=community.home_community_id,
             total_instances=state.total_instances, already_present=state.already_present,
             received_instances=state.received_instances, received_bytes=state.received_bytes,
-            missing_sop_instance_uids=tuple(missing), errors=tuple(errors))
+            missing_sop_instance_uids=tuple(missing), errors=tuple(errors), forwarded=forwarded)
         await self._record("RAD-75", community, user=user,
                            outcome="success" if report.is_complete else "minor-failure",
                            studies=(content.study_instance_uid,),
@@ -407,7 +433,8 @@ class NetworkService:
 
     async def _retrieve_batch(self, community: Community, request: ImagingRetrieveRequest,
                               series_uid: str, state: RetrievalProgress,
-                              progress: ProgressCallback | None) -> list[RegistryErrorItem]:
+                              progress: ProgressCallback | None,
+                              reconcile_to: PatientId | None) -> list[RegistryErrorItem]:
         errors: list[RegistryErrorItem] = []
         try:
             async for item in self._peers.retrieve_imaging(community, request):
@@ -415,7 +442,8 @@ class NetworkService:
                     errors.append(item)
                     state.failed_instances += 1
                     continue
-                size = await self._store_part(item.chunks, source=community.home_community_id)
+                size = await self._store_part(item.chunks, source=community.home_community_id,
+                                              reconcile_to=reconcile_to, community=community)
                 if size is None:
                     state.failed_instances += 1
                     continue
@@ -431,7 +459,8 @@ class NetworkService:
                                             location=community.home_community_id))
         return errors
 
-    async def _store_part(self, chunks: object, *, source: str) -> int | None:
+    async def _store_part(self, chunks: object, *, source: str, reconcile_to: PatientId | None,
+                          community: Community) -> int | None:
         """Stream one instance into the store (RAM up to 8 MB, then a temp file)."""
         buffer = bytearray()
         spool: tempfile._TemporaryFileWrapper[bytes] | None = None  # noqa: SLF001
@@ -450,6 +479,15 @@ class NetworkService:
                     buffer += chunk
             if spool is not None:
                 spool.close()
+            if reconcile_to is not None:
+                data = Path(spool.name).read_bytes() if spool is not None else bytes(buffer)
+                try:
+                    data = reconcile_patient(data, reconcile_to, modified_at=self._clock.now(),
+                                             source_of_previous_values=community.name[:64])
+                except MalformedMessageError:
+                    pass  # ingest refuses and quarantines it with the reason
+                result = await self._ingest.ingest_bytes(data, source=source)
+            elif spool is not None:
                 result = await self._ingest.ingest_file(Path(spool.name), source=source)
             else:
                 result = await self._ingest.ingest_bytes(bytes(buffer), source=source)
