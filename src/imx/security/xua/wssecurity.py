@@ -30,7 +30,8 @@ _WSU = NS["wsu"]
 _SECURITY = f"{{{_WSSE}}}Security"
 _TIMESTAMP = f"{{{_WSU}}}Timestamp"
 _SOAP_ROLE = f"{{{NS['soap']}}}role"
-_ULTIMATE_RECEIVER = "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+_OUR_ROLES = frozenset({None, "", "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver",
+                        "http://www.w3.org/2003/05/soap-envelope/role/next"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,8 +81,8 @@ def _invalid(detail: str) -> SecurityHeaderError:
 
 
 def _for_us(header: etree._Element) -> bool:
-    # SOAP 1.2 Part 1 §5.2.2: blocks without env:role target the ultimate receiver (us).
-    return header.get(_SOAP_ROLE) in (None, "", _ULTIMATE_RECEIVER)
+    # SOAP 1.2 Part 1 §5.2.2: no env:role means the ultimate receiver (us); "next" is us too.
+    return header.get(_SOAP_ROLE) in _OUR_ROLES
 
 
 def _instant(text: str | None) -> dt.datetime:
