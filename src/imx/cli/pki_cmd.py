@@ -84,9 +84,10 @@ def register(app: typer.Typer) -> None:
         Console().print(
             f"issued serial {issued.certificate.serial_number:x}, valid until "
             f"{issued.certificate.not_valid_after_utc:%Y-%m-%d}\n"
-            f"[tls]\ncert_file = \"{issued.cert_file}\"\nkey_file = \"{issued.key_file}\"\n"
-            f"trust_bundle = \"{issued.trust_bundle}\"\n"
-            f"crl_files = [\"{authority.directory / pki.CRL_FILE}\"]")
+            f"[tls]\ncert_file = \"{issued.cert_file.resolve()}\"\n"
+            f"key_file = \"{issued.key_file.resolve()}\"\n"
+            f"trust_bundle = \"{issued.trust_bundle.resolve()}\"\n"
+            f"crl_files = [\"{(authority.directory / pki.CRL_FILE).resolve()}\"]")
 
     @group.command("revoke")
     def revoke(ca: CaOption, cert: Path) -> None:

@@ -58,6 +58,9 @@ async def run_node(settings: Settings) -> None:
                               port=settings.hl7v2.port)
             log.info("MLLP listening", extra={"port": await mllp.start()})
         manifest_task = asyncio.create_task(services.manifests.run(), name="manifests")
+        tasks = [manifest_task]
+        if settings.tls.enabled:
+            tasks.append(asyncio.create_task(_watch_expiry(settings), name="tls-expiry"))
         index_task = asyncio.create_task(services.ingest.run_indexer(), name="indexer")
         config = http_server_config(services, host=settings.http.host, port=settings.http.port,
                                     lifespan="on")
@@ -65,7 +68,7 @@ async def run_node(settings: Settings) -> None:
         try:
             await server.serve()
         finally:
-            for task in (manifest_task, index_task):
+            for task in (*tasks, index_task):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -91,18 +94,33 @@ def http_server_config(services: NodeServices, *, host: str, port: int,
         return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                               lifespan=lifespan)
     from imx.http.tls_transport import ClientCertificateGate, audit_refusal, https_config
-    from imx.security.expiry import check_files
     from imx.security.tls import ReloadingServerContext
 
     tls = settings.tls
-    certs = [p for p in (tls.cert_file, tls.trust_bundle) if p is not None]
-    for status in check_files(certificates=certs, crls=tls.crl_files,
-                              now=dt.datetime.now(dt.UTC), warning_days=tls.expiry_warning_days):
-        if status.state != "ok":
-            log.warning(status.message, extra={"tls_expiry": status.state})
     if not tls.crl_files:
         log.warning("tls.crl_files is empty: revoked peer certificates cannot be refused")
     gated = ClientCertificateGate(app, audit=services.audit, clock=services.clock)
     return https_config(gated, ReloadingServerContext(tls), host=host, port=port,
                         on_refused=audit_refusal(services.audit, services.clock),
                         log_level="warning", access_log=False, lifespan=lifespan)
+
+
+async def _watch_expiry(settings: Settings, *, interval_s: float = 12 * 3600) -> None:
+    """Log a warning, at start and twice a day, for every certificate or CRL about to expire."""
+    from imx.security.expiry import check_files
+
+    tls = settings.tls
+    certs = [p for p in (tls.cert_file, tls.trust_bundle) if p is not None]
+    while True:
+        try:
+            statuses = check_files(certificates=certs, crls=tls.crl_files,
+                                   now=dt.datetime.now(dt.UTC),
+                                   warning_days=tls.expiry_warning_days)
+        except (OSError, ValueError) as exc:
+            log.warning("TLS files unreadable for the expiry check",
+                        extra={"error": type(exc).__name__})
+            statuses = []
+        for status in statuses:
+            if status.state != "ok":
+                log.warning(status.message, extra={"tls_expiry": status.state})
+        await asyncio.sleep(interval_s)

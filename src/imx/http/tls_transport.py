@@ -173,7 +173,8 @@ def audit_refusal(audit: AuditSink, clock: Clock) -> OnRefused:
     """An ``on_refused`` that logs and audits a failed TLS handshake (node authentication)."""
 
     async def on_refused(peer: str, reason: str) -> None:
-        log.warning("TLS handshake refused", extra={"peer": peer, "reason": reason})
+        log.warning("TLS handshake refused from %s: %s", peer, reason,
+                    extra={"peer": peer, "reason": reason})
         await audit.record(AuditRecord(
             event="tls-client-refused", outcome="serious-failure", occurred_at=clock.now(),
             source=peer, source_address=peer, detail=reason[:200]))
@@ -203,7 +204,8 @@ class ClientCertificateGate:
             await self._app(scope, receive, send)
             return
         client = scope.get("client") or ("?", 0)
-        log.warning("TLS client refused", extra={"peer": client[0], "reason": reason})
+        log.warning("TLS client refused from %s: %s", client[0], reason,
+                    extra={"peer": client[0], "reason": reason})
         await self._audit.record(AuditRecord(
             event="tls-client-refused", outcome="serious-failure", occurred_at=now,
             source=str(client[0]), source_address=str(client[0]), detail=reason,

@@ -205,6 +205,9 @@ def load_crls(path: Path) -> list[x509.CertificateRevocationList]:
     if b"-----BEGIN X509 CRL-----" not in data:
         return [x509.load_der_x509_crl(data)]
     blocks = re.findall(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", data, re.DOTALL)
+    if len(blocks) != data.count(b"-----BEGIN X509 CRL-----"):
+        # A truncated file must fail loudly: skipping it would silently stop revocation checks.
+        raise ValueError(f"incomplete CRL in {path}")
     return [x509.load_pem_x509_crl(b) for b in blocks]
 
 

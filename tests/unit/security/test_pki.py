@@ -143,3 +143,11 @@ def test_openssl_agrees_good_is_good_and_revoked_is_revoked(tmp_path: Path,
     foreign = _openssl_verify(network, network.foreign.cert_file, tmp_path)
     assert foreign.returncode != 0
 
+
+
+@pytest.mark.parametrize("content", [b"", b"-----BEGIN X509 CRL-----\nMIIB", b"garbage"])
+def test_truncated_or_empty_crl_file_fails_loudly(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "crl.pem"
+    path.write_bytes(content)
+    with pytest.raises(ValueError):
+        pki.load_crls(path)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from imx.security import pki
+from imx.settings import TlsSettings
 from imx.security.tls import (
     PeerIdentity,
+    ReloadingServerContext,
     asgi_tls_extension,
     client_ssl_context,
     crl_check_mode,
@@ -173,3 +175,20 @@ def test_expired_identity_reports_expired(network: PkiNetwork) -> None:
     assert isinstance(ident, PeerIdentity)
     assert ident.is_expired(dt.datetime.now(dt.UTC))
     assert ident.home_community_id != HOME
+
+
+def test_reloading_context_picks_up_a_new_crl_and_survives_a_broken_one(
+    network: PkiNetwork, tmp_path: Path,
+) -> None:
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(network.crl.read_bytes())
+    source = ReloadingServerContext(TlsSettings(
+        cert_file=network.server.cert_file, key_file=network.server.key_file,
+        trust_bundle=network.trust_bundle, crl_files=(crl,)))
+    first = source()
+    assert source() is first  # unchanged files: no rebuild per handshake
+    crl.write_bytes(network.crl.read_bytes() + b"\n")
+    second = source()
+    assert second is not first
+    crl.write_bytes(b"-----BEGIN X509 CRL-----\ntruncated")
+    assert source() is second  # a half-written CRL never replaces a working context
