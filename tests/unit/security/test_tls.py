@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from imx.security import pki
-from imx.settings import TlsSettings
 from imx.security.tls import (
     PeerIdentity,
     ReloadingServerContext,
@@ -20,6 +19,7 @@ from imx.security.tls import (
     peer_identity_from_scope,
     server_ssl_context,
 )
+from imx.settings import TlsSettings
 from tests.support.pki_network import HOME, PEER_HOME, Credential, PkiNetwork, build_test_network
 
 
