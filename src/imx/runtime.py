@@ -19,7 +19,6 @@ from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
 from imx.security.tls import client_ssl_context
 from imx.peers.static_directory import StaticDirectory
 from imx.ports import AuditSink
-from imx.security.tls import client_ssl_context
 from imx.services.context import NodeServices
 from imx.services.document_query import DocumentQueryService
 from imx.services.ingest import IngestService
