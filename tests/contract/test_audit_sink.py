@@ -46,7 +46,7 @@ async def test_list_events_newest_first_with_paging_and_filter(sink) -> None:  #
     assert await sink.list_events(event="nothing") == []
 
 
-async def test_sql_trail_filters_by_patient_and_time_and_keeps_the_atna_outbox(sink) -> None:  # type: ignore[no-untyped-def]
+async def test_sql_filters_by_patient_and_time_and_keeps_outbox(sink) -> None:  # type: ignore[no-untyped-def]
     if not isinstance(sink, SqlAuditSink):
         pytest.skip("the outbox and patient index belong to the SQL sink")
     for n in range(4):

@@ -4,6 +4,7 @@ including those emitted while it was down or before the node restarted (at-least
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import ipaddress
@@ -12,7 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,12 +28,14 @@ from imx.audit.syslog import OctetCountingDecoder, SyslogMessage, parse_message
 from imx.model.audit import AuditRecord
 from imx.runtime import open_node
 from imx.security.tls import client_ssl_context
-from imx.settings import Settings
+from imx.settings import load_settings
+from imx.storage import schema
 from imx.storage.engine import create_engine, create_write_engine
 from imx.storage.migrate import upgrade
 from imx.storage.sql_audit import SqlAuditSink
 from imx.storage.sql_store import SqlMetadataStore
 from imx.wire.schemas import validate
+from tests.support.server import running_node
 from tests.unit.audit.records import US, initiator, responder
 
 WAIT_S = 15.0
@@ -212,8 +217,8 @@ def _sink(journal: SqlAuditSink, shipper: SyslogShipper | None) -> AtnaAuditSink
 def _transaction(m: SyslogMessage) -> str:
     root = etree.fromstring(m.msg)
     validate(root, "audit")  # what arrives is still schema-valid
-    return root.find("EventIdentification").get("EventOutcomeIndicator") + ":" + (
-        root.find("EventIdentification/EventTypeCode").get("csd-code"))
+    return str(root.find("EventIdentification").get("EventOutcomeIndicator") + ":" + (
+        root.find("EventIdentification/EventTypeCode").get("csd-code")))
 
 
 def _records(n: int, start: int = 0) -> list[AuditRecord]:
@@ -262,7 +267,7 @@ async def test_records_emitted_while_the_repository_is_down_arrive_after_restart
             got = await receiver.wait_for(13)
             await _settled(journal)
         # All arrive, in order (by sequenceId), each record once after de-duplication.
-        sequences = [m.sequence_id for m in got]
+        sequences = [m.sequence_id or 0 for m in got]
         assert sequences == sorted(sequences) and len(set(sequences)) == 13
         assert [_transaction(m) for m in got] == ["0:" + r.transaction for r in records]
         # At-least-once: a duplicate is only ever a batch (<= batch_size) resent after a
@@ -311,10 +316,6 @@ async def test_a_node_without_a_client_certificate_is_refused_and_keeps_its_reco
 
 
 async def _attempts(journal: SqlAuditSink) -> int:
-    import sqlalchemy as sa
-
-    from imx.storage import schema
-
     async with journal._engine.connect() as conn:
         return int((await conn.execute(
             sa.select(sa.func.max(schema.audit_outbox.c.attempts)))).scalar() or 0)
@@ -322,8 +323,8 @@ async def _attempts(journal: SqlAuditSink) -> int:
 
 async def test_open_node_ships_the_audit_trail_when_enabled(
         tmp_path: Path, pki: Pki, receiver: Receiver) -> None:
-    settings = Settings(
-        storage={"data_dir": tmp_path / "var"}, dimse={"enabled": False},
+    settings = load_settings(
+        None, storage={"data_dir": tmp_path / "var"}, dimse={"enabled": False},
         audit={"enabled": True, "repository_host": "127.0.0.1",
                "repository_port": receiver.port, "tls_cert_file": pki.client_cert,
                "tls_key_file": pki.client_key, "tls_ca_file": pki.ca_file,
@@ -340,10 +341,6 @@ async def test_open_node_ships_the_audit_trail_when_enabled(
 
 async def test_a_soap_query_answered_by_the_node_reaches_the_repository(
         tmp_path: Path, pki: Pki, receiver: Receiver) -> None:
-    import httpx
-
-    from tests.support.server import running_node
-
     sample = Path("/work/shared/spec/samples/iti38-request-finddocuments.xml")
     if not sample.is_file():
         pytest.skip("shared ITI-38 sample not present")
@@ -362,10 +359,8 @@ async def test_a_soap_query_answered_by_the_node_reaches_the_repository(
     source, destination = root.findall("ActiveParticipant")[:2]
     assert source.get("NetworkAccessPointID") == "127.0.0.1"  # who asked
     assert destination.get("UserID") == f"{node.url}/xca/query"  # we answered, there
-    query = [o for o in root.findall("ParticipantObjectIdentification")
-             if o.get("ParticipantObjectTypeCodeRole") == "24"][0]
+    query = next(o for o in root.findall("ParticipantObjectIdentification")
+                 if o.get("ParticipantObjectTypeCodeRole") == "24")
     assert query.get("ParticipantObjectID") == "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d"
-    import base64
-
     sent = etree.fromstring(base64.b64decode(query.findtext("ParticipantObjectQuery")))
     assert etree.QName(sent).localname == "AdhocQueryRequest"

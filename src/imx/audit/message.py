@@ -97,7 +97,8 @@ def _network_access_point(endpoint: str, address: str) -> tuple[str, str] | None
         ipaddress.ip_address(candidate)
     except ValueError:
         # A DNS name has no spaces or colons; an AE title or a free-form name is no access point.
-        if " " in candidate or ":" in candidate or "." not in candidate and candidate != "localhost":
+        is_name = "." in candidate or candidate == "localhost"
+        if " " in candidate or ":" in candidate or not is_name:
             return None
         return candidate, "1"
     return candidate, "2"

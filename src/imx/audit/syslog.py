@@ -87,7 +87,7 @@ class OctetCountingDecoder:
         while True:
             space = self._buffer.find(b" ", 0, 12)
             if space < 0:
-                if len(self._buffer) >= 12 or not self._buffer.isdigit() and self._buffer:
+                if len(self._buffer) >= 12 or (self._buffer and not self._buffer.isdigit()):
                     raise FrameTooLargeError("bad MSG-LEN")
                 return out
             digits = bytes(self._buffer[:space])

@@ -67,7 +67,8 @@ def register(app: typer.Typer) -> None:
         patient: Annotated[str | None, typer.Option(
             "--patient", help="Patient ID, alone or as CX (ID^^^&OID&ISO).")] = None,
         since: Annotated[str | None, typer.Option(
-            "--since", help="Only events at or after this ISO date/time (UTC if no offset).")] = None,
+            "--since", help="Only events at or after this ISO date/time (UTC if no offset)."),
+        ] = None,
         event: Annotated[str | None, typer.Option("--event", help="Only this event name.")] = None,
         limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
         as_json: Annotated[bool, typer.Option("--json", help="AuditRecords as JSON.")] = False,

@@ -45,11 +45,14 @@ def _decode(payload: str) -> AuditRecord:
 
 def _insert(conn: sa.Connection, record: AuditRecord, header: str | None, body: bytes | None,
             now: dt.datetime) -> int:
-    pk = conn.execute(A.insert().values(
+    inserted = conn.execute(A.insert().values(
         occurred_at=record.occurred_at, event=record.event[:80], outcome=record.outcome[:20],
         source=record.source[:200], transaction=record.transaction[:40],
         payload=audit_to_json(record),
-    )).inserted_primary_key[0]
+    )).inserted_primary_key
+    if inserted is None:
+        raise StoreError("audit insert returned no key")
+    pk = int(inserted[0])
     links = [{"audit_pk": pk, "patient_id": cx[:400], "id_value": cx.split("^", 1)[0][:200]}
              for cx in dict.fromkeys(record.patient_ids)]
     if links:
@@ -57,7 +60,7 @@ def _insert(conn: sa.Connection, record: AuditRecord, header: str | None, body: 
     if header is not None and body is not None:
         conn.execute(OUT.insert().values(audit_pk=pk, created_at=now, header=header[:600],
                                        body=body, attempts=0, last_error=""))
-    return int(pk)
+    return pk
 
 
 class SqlAuditSink:

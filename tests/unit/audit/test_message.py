@@ -38,7 +38,7 @@ def _event(m: etree._Element) -> tuple[str, str, str | None]:
 
 def _by_role(m: etree._Element, code: str) -> etree._Element:
     (found,) = [a for a in m.findall("ActiveParticipant")
-                if a.find("RoleIDCode") is not None and a.find("RoleIDCode").get("csd-code") == code]
+                if any(r.get("csd-code") == code for r in a.findall("RoleIDCode"))]
     return found
 
 

@@ -35,12 +35,13 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlMetadataStore]:
 
 
 def _sink(journal: object, woken: list[int]) -> AtnaAuditSink:
-    return AtnaAuditSink(journal, source=US, hostname="gw-1", app_name="imx",  # type: ignore[arg-type]
-                         procid="1", on_enqueued=lambda: woken.append(1))
+    return AtnaAuditSink(journal, source=US,  # type: ignore[arg-type]
+                         hostname="gw-1", app_name="imx", procid="1",
+                         on_enqueued=lambda: woken.append(1))
 
 
 async def test_record_is_stored_and_queued(store: SqlMetadataStore) -> None:
-    journal, woken = SqlAuditSink(store), []
+    journal, woken = SqlAuditSink(store), list[int]()
     sink = _sink(journal, woken)
     await sink.record(responder("ITI-55"))
     await sink.record(initiator("RAD-75"))
@@ -89,7 +90,7 @@ async def test_list_by_patient_and_since(store: SqlMetadataStore) -> None:
 
 
 async def test_a_record_that_cannot_be_encoded_is_still_stored(store: SqlMetadataStore) -> None:
-    journal, woken = SqlAuditSink(store), []
+    journal, woken = SqlAuditSink(store), list[int]()
     bad = AuditRecord(event="x", outcome="success", occurred_at=AT, source="ctl\x00char")
     await _sink(journal, woken).record(bad)
     assert await journal.list_events() == [bad]
