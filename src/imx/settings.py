@@ -201,6 +201,26 @@ class CommunitySettings(BaseModel):
     quirks: dict[str, str] = Field(default_factory=dict)
 
 
+class ApiKeySettings(BaseModel):
+    """One JSON API key: only its SHA-256 is kept (``imx config api-key NAME`` makes one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str  # the application, shown in the audit trail
+    sha256: str  # hex digest of the key
+    # The person or role the application acts as, for the XUA assertion when the request
+    # does not name one (Carequality expects the real user: applications should send it).
+    requester_name: str = ""
+    role_code: str = "112247003"  # SNOMED CT Medical doctor
+
+
+class ApiSettings(BaseModel):
+    """The simplified JSON API for local applications (/api/v1, OpenAPI at /api/v1/openapi.json)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    enabled: bool = True
+    keys: tuple[ApiKeySettings, ...] = ()
+
+
 class InitiatingSettings(BaseModel):
     """The Initiating Gateway (outbound XCPD / XCA / XCA-I)."""
 
@@ -237,6 +257,9 @@ class TrustSettings(BaseModel):
     rate_limit_per_minute: int = Field(default=0, ge=0)  # per initiating organisation; 0 = off
     check_tls_org_matches_assertion: bool = False
     accept_sha1_signatures: bool = False  # legacy peers only (SPEC-NOTES §5.4)
+    # Also demand the initiator's signature over wsu:Timestamp (holder-of-key proof, §5.1);
+    # when present it is always verified.
+    require_timestamp_signature: bool = False
 
 
 class AuditSettings(BaseModel):
@@ -282,6 +305,7 @@ class Settings(BaseSettings):
     tls: TlsSettings = Field(default_factory=TlsSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     initiating: InitiatingSettings = Field(default_factory=InitiatingSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     communities: list[CommunitySettings] = Field(default_factory=list)
 
     @classmethod

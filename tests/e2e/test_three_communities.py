@@ -38,14 +38,14 @@ def part10(ds: pydicom.Dataset) -> bytes:
 
 
 def node_settings(tmp: Path, name: str, port: int = 0, communities: list[dict] | None = None,  # noqa: ANN201
-                  pacs: list[dict] | None = None):
+                  pacs: list[dict] | None = None, **extra):  # noqa: ANN003
     home = HOME[name]
     return make_settings(
         tmp / name, http={"port": port}, dimse={"port": 0, "destinations": pacs or []},
         node={"home_community_id": f"urn:oid:{home}", "repository_unique_id": f"{home}.1",
               "institution_name": f"Community {name}"},
         initiating={"instances_per_request": 50},
-        communities=communities or [])
+        communities=communities or [], **extra)
 
 
 def endpoints(node: NodeThread) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from starlette.routing import Mount, Route
 
 from imx import __version__
 from imx.errors import GatewayError
+from imx.http.api import api_routes
 from imx.http.dicomweb import dicomweb_router
 from imx.http.errors import problem_response
 from imx.http.soap import soap_routes
@@ -29,6 +30,7 @@ def build_app(services: NodeServices) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Mount(services.settings.dicomweb.prefix, app=dicomweb_router(services)),
         *soap_routes(services),
+        *(api_routes(services) if services.network is not None else []),
     ]
     app = Starlette(routes=routes, exception_handlers={GatewayError: problem_response,
                                                        Exception: problem_response})

@@ -180,6 +180,11 @@ class NetworkService:
         return [c for c in found if _urn(c.home_community_id) != _urn(self._home)
                 and (wanted is None or _urn(c.home_community_id) in wanted)]
 
+    async def organizations(self, *, transaction: str | None = None,
+                            state: str | None = None) -> list[Community]:
+        """Everyone on the network the directory cache knows (ourselves included)."""
+        return await self._directory.find_communities(transaction=transaction, state=state)
+
     # --- ITI-55 ---------------------------------------------------------------------------------
 
     async def search_patient(self, demographics: PatientDemographics, *,

@@ -1,0 +1,446 @@
+"""The simplified JSON API for local applications (issue: Initiating Gateway), under ``/api/v1``.
+
+Organisations, patient search across the network, a patient's studies and reports, retrieval
+jobs with progress. Authenticated with API keys (``Authorization: Bearer <key>`` or
+``X-API-Key``), compared by SHA-256 in constant time. The OpenAPI 3.1 document is generated
+from the pydantic models below and served at ``/api/v1/openapi.json``.
+
+This is a convenience surface over the IHE transactions the node runs for the caller; it is
+not a replacement for them on the network (those stay SOAP, see docs/conformance).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from imx import __version__
+from imx.errors import GatewayError
+from imx.model.community import Community
+from imx.model.identifiers import PatientId
+from imx.model.network import CommunityPatient, RemoteDocument, Requester
+from imx.model.patient_discovery import Address, PatientDemographics, PersonName
+from imx.services.context import NodeServices
+from imx.services.network import NetworkService
+from imx.services.retrieval_jobs import RetrievalJob, RetrievalJobs
+from imx.settings import ApiKeySettings
+
+__all__ = ["api_routes", "openapi_document"]
+
+PREFIX = "/api/v1"
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequesterIn(_Model):
+    name: str = Field(description="The person asking (goes into the XUA subject-id)")
+    role_code: str = Field("112247003", description="SNOMED CT role")
+    purpose_of_use: Literal["TREATMENT", "OPERATIONS", "PAYMENT", "REQUEST", "COVERAGE",
+                            "EMERGENCY", "PUBLICHEALTH"] = "TREATMENT"
+    npi: str | None = None
+
+
+class PatientSearchIn(_Model):
+    given: str = Field(min_length=1, max_length=64)
+    family: str = Field(min_length=1, max_length=64)
+    birth_date: dt.date
+    gender: Literal["M", "F", ""] = ""
+    street: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    phone: str = ""
+    communities: list[str] | None = Field(None, description="Home community IDs to ask (default: all)")
+    near_state: str | None = Field(None, description="Only communities in this state")
+    use_cache: bool = True
+    requester: RequesterIn | None = None
+
+
+class PatientRef(_Model):
+    home_community_id: str
+    patient_id: str
+    assigning_authority: str
+
+
+class StudiesIn(_Model):
+    patients: list[PatientRef] = Field(min_length=1, max_length=500)
+    requester: RequesterIn | None = None
+
+
+class RetrievalIn(_Model):
+    home_community_id: str
+    repository_unique_id: str
+    document_unique_id: str = Field(description="The KOS manifest's uniqueId")
+    reconcile_to: PatientRef | None = Field(None, description="Rewrite to this local patient")
+    forward_to: str | None = Field(None, description="AE title of a configured PACS")
+    requester: RequesterIn | None = None
+
+
+class Failure(_Model):
+    home_community_id: str
+    error_code: str
+    detail: str
+
+
+class PatientOut(_Model):
+    home_community_id: str
+    organization: str
+    patient_id: str
+    assigning_authority: str
+    given: list[str]
+    family: str
+    birth_date: dt.date | None
+    gender: str
+    responder_score: int
+    local_score: float | None
+    from_cache: bool
+
+
+class PatientSearchOut(_Model):
+    patients: list[PatientOut]
+    failures: list[Failure]
+    searched: list[str]
+    xcpd_sent: int
+
+
+class DocumentOut(_Model):
+    home_community_id: str
+    organization: str
+    repository_unique_id: str
+    document_unique_id: str
+    kind: Literal["manifest", "report", "other"]
+    title: str
+    mime_type: str
+    study_instance_uids: list[str]
+    service_start_time: dt.datetime | None
+    creation_time: dt.datetime | None
+
+
+class StudiesOut(_Model):
+    status: Literal["Success", "PartialSuccess", "Failure"]
+    documents: list[DocumentOut]
+    failures: list[Failure]
+
+
+class OrganizationOut(_Model):
+    home_community_id: str
+    name: str
+    city: str
+    state: str
+    postal_code: str
+    capabilities: list[str]
+
+
+class JobOut(_Model):
+    id: str
+    status: str
+    home_community_id: str
+    document_unique_id: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    study_instance_uid: str
+    total_instances: int
+    already_present: int
+    received_instances: int
+    received_bytes: int
+    failed_instances: int
+    missing_instances: int | None
+    error: str
+
+
+class Problem(_Model):
+    title: str
+    status: int
+    detail: str = ""
+
+
+# --- the routes -----------------------------------------------------------------------------
+
+class _Api:
+    def __init__(self, services: NodeServices) -> None:
+        if services.network is None:
+            raise ValueError("the JSON API needs the initiating gateway (services.network)")
+        self.s = services
+        self.network: NetworkService = services.network
+        self.jobs = RetrievalJobs(services.network, services.clock,
+                                  max_parallel=services.settings.initiating.max_parallel_retrievals)
+        self.keys = {k.sha256.lower(): k for k in services.settings.api.keys}
+
+    def _caller(self, request: Request) -> ApiKeySettings:
+        raw = request.headers.get("x-api-key") or ""
+        auth = request.headers.get("authorization") or ""
+        if not raw and auth[:7].lower() == "bearer ":
+            raw = auth[7:].strip()
+        digest = hashlib.sha256(raw.encode()).hexdigest() if raw else ""
+        for known, key in self.keys.items():
+            if digest and hmac.compare_digest(known, digest):
+                return key
+        raise _Unauthorized
+
+    def _requester(self, body: RequesterIn | None, key: ApiKeySettings) -> Requester:
+        if body is not None:
+            return Requester(subject_id=body.name, role_code=body.role_code,
+                             purpose_of_use=body.purpose_of_use, npi=body.npi)
+        return Requester(subject_id=key.requester_name or key.name, role_code=key.role_code)
+
+    async def _names(self) -> dict[str, str]:
+        return {c.home_community_id: c.name
+                for c in await self.network.communities(transaction="ITI-55")} | {
+                c.home_community_id: c.name
+                for c in await self.network.communities(transaction="ITI-38")}
+
+    async def organizations(self, request: Request) -> Response:
+        self._caller(request)
+        name = (request.query_params.get("name") or "").casefold()
+        state = request.query_params.get("state") or None
+        transaction = request.query_params.get("transaction") or None
+        found = await self.network.organizations(transaction=transaction, state=state)
+        out = [_organization(c) for c in found if name in c.name.casefold()]
+        return _json([o.model_dump(mode="json") for o in out])
+
+    async def search_patients(self, request: Request) -> Response:
+        key = self._caller(request)
+        body = PatientSearchIn.model_validate(await _body(request))
+        demographics = PatientDemographics(
+            names=(PersonName(given=(body.given,), family=body.family),), gender=body.gender,
+            birth_date=body.birth_date,
+            addresses=(Address(street_lines=(body.street,) if body.street else (), city=body.city,
+                               state=body.state, postal_code=body.postal_code),)
+            if (body.street or body.city or body.postal_code) else (),
+            telecoms=(f"tel:{body.phone}",) if body.phone else ())
+        result = await self.network.search_patient(
+            demographics, communities=body.communities, state=body.near_state,
+            use_cache=body.use_cache, requester=self._requester(body.requester, key))
+        names = await self._names()
+        out = PatientSearchOut(
+            patients=[_patient(p, names) for p in result.patients],
+            failures=[Failure(home_community_id=f.home_community_id, error_code=f.error_code,
+                              detail=f.detail) for f in result.failures],
+            searched=list(result.searched), xcpd_sent=result.xcpd_sent)
+        return _json(out.model_dump(mode="json"))
+
+    async def studies(self, request: Request) -> Response:
+        key = self._caller(request)
+        body = StudiesIn.model_validate(await _body(request))
+        patients = [CommunityPatient(home_community_id=_urn(p.home_community_id),
+                                     patient_id=PatientId(id=p.patient_id,
+                                                          assigning_authority=p.assigning_authority))
+                    for p in body.patients]
+        result = await self.network.list_documents(patients,
+                                                   requester=self._requester(body.requester, key))
+        names = await self._names()
+        out = StudiesOut(status=result.status,  # type: ignore[arg-type]
+                         documents=[_document(d, names) for d in result.documents],
+                         failures=[Failure(home_community_id=f.home_community_id,
+                                           error_code=f.error_code, detail=f.detail)
+                                   for f in result.failures])
+        return _json(out.model_dump(mode="json"))
+
+    async def start_retrieval(self, request: Request) -> Response:
+        key = self._caller(request)
+        body = RetrievalIn.model_validate(await _body(request))
+        manifest = RemoteDocument(home_community_id=_urn(body.home_community_id),
+                                  repository_unique_id=body.repository_unique_id,
+                                  document_unique_id=body.document_unique_id, entry_uuid="",
+                                  mime_type="application/dicom")
+        reconcile = None
+        if body.reconcile_to is not None:
+            reconcile = PatientId(id=body.reconcile_to.patient_id,
+                                  assigning_authority=body.reconcile_to.assigning_authority)
+        job = self.jobs.start(manifest, requester=self._requester(body.requester, key),
+                              reconcile_to=reconcile, forward_to=body.forward_to)
+        return _json(_job(job).model_dump(mode="json"), status=202,
+                     headers={"Location": f"{PREFIX}/retrievals/{job.id}"})
+
+    async def list_retrievals(self, request: Request) -> Response:
+        self._caller(request)
+        return _json([_job(j).model_dump(mode="json") for j in self.jobs.list()[:200]])
+
+    async def retrieval(self, request: Request) -> Response:
+        self._caller(request)
+        job = self.jobs.get(request.path_params["job_id"])
+        if job is None:
+            return _problem(404, "Not Found", "no such retrieval job")
+        if request.method == "DELETE":
+            self.jobs.cancel(job.id)
+        return _json(_job(job).model_dump(mode="json"))
+
+    async def openapi(self, request: Request) -> Response:
+        return _json(openapi_document())
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def api_routes(services: NodeServices) -> list[Route]:
+    api = _Api(services)
+
+    def guarded(handler: Any) -> Any:
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _Unauthorized:
+                return _problem(401, "Unauthorized", "a valid API key is required",
+                                headers={"WWW-Authenticate": 'Bearer realm="imx"'})
+            except ValidationError as exc:
+                fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
+                return _problem(422, "Unprocessable Content", f"invalid fields: {fields}")
+            except _BadJson:
+                return _problem(400, "Bad Request", "the body is not a JSON object")
+            except GatewayError as exc:
+                return _problem(404 if type(exc).__name__ in ("NotFoundError", "UnknownCommunityError")
+                                else 502, type(exc).__name__, exc.detail)
+
+        return run
+
+    if not services.settings.api.enabled:
+        return []
+    return [
+        Route(f"{PREFIX}/openapi.json", api.openapi, methods=["GET"]),
+        Route(f"{PREFIX}/organizations", guarded(api.organizations), methods=["GET"]),
+        Route(f"{PREFIX}/patients/search", guarded(api.search_patients), methods=["POST"]),
+        Route(f"{PREFIX}/studies/search", guarded(api.studies), methods=["POST"]),
+        Route(f"{PREFIX}/retrievals", guarded(api.start_retrieval), methods=["POST"]),
+        Route(f"{PREFIX}/retrievals", guarded(api.list_retrievals), methods=["GET"]),
+        Route(f"{PREFIX}/retrievals/{{job_id}}", guarded(api.retrieval), methods=["GET", "DELETE"]),
+    ]
+
+
+class _BadJson(Exception):
+    pass
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > 1 << 20:
+        raise _BadJson
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        raise _BadJson from None
+    if not isinstance(data, dict):
+        raise _BadJson
+    return data
+
+
+def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
+def _problem(status: int, title: str, detail: str, *, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"title": title, "status": status, "detail": detail}, status_code=status,
+                        media_type="application/problem+json", headers=headers)
+
+
+def _urn(home: str) -> str:
+    return home if home.startswith("urn:oid:") else f"urn:oid:{home}"
+
+
+def _organization(c: Community) -> OrganizationOut:
+    return OrganizationOut(home_community_id=c.home_community_id, name=c.name, city=c.city,
+                           state=c.state, postal_code=c.postal_code,
+                           capabilities=sorted({e.transaction for e in c.endpoints}))
+
+
+def _patient(p: CommunityPatient, names: dict[str, str]) -> PatientOut:
+    d = p.demographics
+    name = d.names[0] if d and d.names else PersonName()
+    return PatientOut(home_community_id=p.home_community_id,
+                      organization=names.get(p.home_community_id, ""),
+                      patient_id=p.patient_id.id, assigning_authority=p.patient_id.assigning_authority,
+                      given=list(name.given), family=name.family,
+                      birth_date=d.birth_date if d else None, gender=d.gender if d else "",
+                      responder_score=p.score, local_score=p.local_score, from_cache=p.from_cache)
+
+
+def _document(d: RemoteDocument, names: dict[str, str]) -> DocumentOut:
+    kind: Literal["manifest", "report", "other"] = "manifest" if d.is_manifest else (
+        "report" if d.class_code is not None and d.class_code.code.upper() in ("REPORTS", "REPORT")
+        or d.mime_type in ("application/pdf", "text/xml", "text/plain") else "other")
+    return DocumentOut(home_community_id=d.home_community_id,
+                       organization=names.get(_urn(d.home_community_id), ""),
+                       repository_unique_id=d.repository_unique_id,
+                       document_unique_id=d.document_unique_id, kind=kind, title=d.title,
+                       mime_type=d.mime_type, study_instance_uids=list(d.study_instance_uids),
+                       service_start_time=d.service_start_time, creation_time=d.creation_time)
+
+
+def _job(j: RetrievalJob) -> JobOut:
+    p = j.progress
+    return JobOut(id=j.id, status=j.status, home_community_id=j.home_community_id,
+                  document_unique_id=j.document_unique_id, created_at=j.created_at,
+                  finished_at=j.finished_at, study_instance_uid=p.study_instance_uid,
+                  total_instances=p.total_instances, already_present=p.already_present,
+                  received_instances=p.received_instances, received_bytes=p.received_bytes,
+                  failed_instances=p.failed_instances,
+                  missing_instances=len(j.report.missing_sop_instance_uids) if j.report else None,
+                  error=j.error)
+
+
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 for /api/v1, built from the models above."""
+    models = [PatientSearchIn, PatientSearchOut, StudiesIn, StudiesOut, RetrievalIn, JobOut,
+              OrganizationOut, Problem]
+    schemas: dict[str, Any] = {}
+    for m in models:
+        schema = m.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[m.__name__] = schema
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def body(name: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": ref(name)}}}
+
+    def ok(name: str | None, *, array: bool = False, status: str = "200") -> dict[str, Any]:
+        schema = {"type": "array", "items": ref(name)} if array and name else ref(name) if name else {}
+        problem = {"content": {"application/problem+json": {"schema": ref("Problem")}}}
+        return {status: {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                "401": {"description": "No or unknown API key", **problem},
+                "422": {"description": "Invalid body", **problem}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "imx JSON API", "version": __version__,
+                 "description": "Find a patient's images on the network and retrieve them."},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": {
+            f"{PREFIX}/organizations": {"get": {
+                "summary": "Organisations on the network (directory cache)",
+                "parameters": [{"name": n, "in": "query", "required": False,
+                                "schema": {"type": "string"}} for n in ("name", "state", "transaction")],
+                "responses": ok("OrganizationOut", array=True)}},
+            f"{PREFIX}/patients/search": {"post": {
+                "summary": "Find the patient at every community (XCPD ITI-55)",
+                "requestBody": body("PatientSearchIn"), "responses": ok("PatientSearchOut")}},
+            f"{PREFIX}/studies/search": {"post": {
+                "summary": "The patients' studies and reports (XCA ITI-38)",
+                "requestBody": body("StudiesIn"), "responses": ok("StudiesOut")}},
+            f"{PREFIX}/retrievals": {
+                "post": {"summary": "Start retrieving a study (ITI-39 + RAD-75) as a job",
+                         "requestBody": body("RetrievalIn"), "responses": ok("JobOut", status="202")},
+                "get": {"summary": "Recent retrieval jobs", "responses": ok("JobOut", array=True)}},
+            f"{PREFIX}/retrievals/{{job_id}}": {
+                "parameters": [{"name": "job_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "get": {"summary": "A retrieval's progress", "responses": ok("JobOut")},
+                "delete": {"summary": "Cancel a retrieval", "responses": ok("JobOut")}},
+        },
+    }
