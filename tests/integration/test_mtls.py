@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import ssl
 import time
 from collections.abc import Iterator
@@ -179,3 +180,15 @@ def test_a_new_crl_is_honoured_without_restart(node: NodeThread, network: PkiNet
     with pytest.raises(REFUSED):
         _get(node, _client_ctx(network, cred))
     assert _get(node, _client_ctx(network, network.client)).status_code == 200
+
+
+def test_bare_tcp_probe_is_not_audited_as_an_authentication_failure(
+    node: NodeThread, network: PkiNetwork,
+) -> None:
+    sink = SqlAuditSink(node.services.metadata)  # type: ignore[union-attr, arg-type]
+    before = len(node.call(sink.list_events(limit=500)))
+    with socket.create_connection(("127.0.0.1", node.port), timeout=5) as probe:
+        probe.shutdown(socket.SHUT_WR)  # a load balancer's TCP health check
+        assert probe.recv(1) == b""  # the node closes its side without an HTTP answer
+    assert _get(node, _client_ctx(network, network.client)).status_code == 200
+    assert len(node.call(sink.list_events(limit=500))) == before

@@ -109,6 +109,7 @@ class _MutualTlsAcceptor(asyncio.Protocol):
 
     ssl_context: Callable[[], ssl.SSLContext]
     on_refused: OnRefused
+    handshakes: set[asyncio.Task[None]]  # in flight, one set per server
     handshake_timeout_s: float = 10.0
 
     def __init__(self, config: uvicorn.Config, server_state: Any, app_state: dict[str, Any],
@@ -125,6 +126,9 @@ class _MutualTlsAcceptor(asyncio.Protocol):
         # The ClientHello must stay in the socket until start_tls installs its protocol.
         transport.pause_reading()
         self._task = self._loop.create_task(self._handshake(transport))
+        # The loop keeps only weak references to tasks (asyncio docs, create_task).
+        type(self).handshakes.add(self._task)
+        self._task.add_done_callback(type(self).handshakes.discard)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._task is not None:  # closed before the handshake began
@@ -137,7 +141,14 @@ class _MutualTlsAcceptor(asyncio.Protocol):
             tls = await self._loop.start_tls(
                 transport, pending, type(self).ssl_context(), server_side=True,
                 ssl_handshake_timeout=self.handshake_timeout_s)
-        except (OSError, TimeoutError, ConnectionError) as exc:  # ssl.SSLError is an OSError
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError, TimeoutError) as exc:
+            # Closed or stalled without a TLS verdict: port scans and TCP health checks of a
+            # load balancer. Not an authentication attempt, so logged but not audited.
+            transport.abort()
+            log.info("TLS handshake abandoned by %s", peer[0],
+                     extra={"peer": peer[0], "reason": type(exc).__name__})
+            return
+        except OSError as exc:  # ssl.SSLError (an OSError): the peer failed authentication
             transport.abort()
             await type(self).on_refused(str(peer[0]), _reason(exc))
             return
@@ -165,7 +176,8 @@ def https_config(app: ASGIApp, ssl_context: ssl.SSLContext | Callable[[], ssl.SS
     fixed = ssl_context
     source = (lambda: fixed) if isinstance(fixed, ssl.SSLContext) else fixed
     acceptor = type("MutualTlsAcceptor", (_MutualTlsAcceptor,),
-                    {"ssl_context": staticmethod(source), "on_refused": staticmethod(on_refused)})
+                    {"ssl_context": staticmethod(source), "on_refused": staticmethod(on_refused),
+                     "handshakes": set()})
     return uvicorn.Config(app, host=host, port=port, http=acceptor, **kwargs)
 
 
