@@ -63,7 +63,8 @@ class SoapTrust:
         self._config = TrustConfig(
             trust_anchors=anchors,
             audiences=frozenset(trust.audiences) or default_audiences(settings, paths),
-            clock_skew=self._skew, accept_sha1=trust.accept_sha1_signatures)
+            clock_skew=self._skew, accept_sha1=trust.accept_sha1_signatures,
+            require_timestamp_signature=trust.require_timestamp_signature)
         self._purposes = PurposeOfUsePolicy(trust.allowed_purposes_of_use)
         self._rate = RateLimiter(per_minute=trust.rate_limit_per_minute)
 

@@ -201,3 +201,48 @@ def test_security_header_for_another_role_is_not_ours() -> None:
 def test_expired_signing_certificate_is_refused() -> None:
     later = NOW + dt.timedelta(days=3700)
     assert refused(envelope(security_header(now=later)), now=later) is F.FAILED_AUTHENTICATION
+
+
+# --- the header signature over wsu:Timestamp (holder-of-key proof, SPEC-NOTES §5.1) --------
+
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+DSIG = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def test_our_header_signs_the_timestamp_with_the_confirmed_key() -> None:
+    h = security_header()
+    signature = h[-1]
+    assert signature.tag == f"{{{DSIG}}}Signature"
+    reference = signature.find(f".//{{{DSIG}}}Reference")
+    assert reference.get("URI") == "#" + h.find(f"{{{WSU}}}Timestamp").get(f"{{{WSU}}}Id")
+    assert signature.findtext(".//{*}KeyIdentifier") == assertion_of(h).get("ID")
+    assert verify(envelope(h), config=trust(require_timestamp_signature=True))
+
+
+def test_altered_timestamp_is_failed_check() -> None:
+    h = security_header()
+    h.find(f"{{{WSU}}}Timestamp/{{{WSU}}}Expires").text = "2026-03-01T09:34:00.000Z"
+    assert refused(envelope(h)) is F.FAILED_CHECK
+
+
+def test_timestamp_signed_by_another_key_is_failed_check() -> None:
+    from imx.security.xua.sign import sign_timestamp
+
+    h = security_header()
+    h.remove(h[-1])
+    h.append(sign_timestamp(h, key=pki().rogue.key, assertion_id=assertion_of(h).get("ID")))
+    assert refused(envelope(h)) is F.FAILED_CHECK
+
+
+def test_unsigned_timestamp_only_when_allowed() -> None:
+    h = security_header()
+    h.remove(h[-1])
+    assert verify(envelope(h))
+    assert refused(envelope(h), config=trust(require_timestamp_signature=True)) is (
+        F.INVALID_SECURITY)
+
+
+def test_header_signature_over_something_else_is_failed_check() -> None:
+    h = security_header()
+    h[-1].find(f".//{{{DSIG}}}Reference").set("URI", "#" + assertion_of(h).get("ID"))
+    assert refused(envelope(h)) is F.FAILED_CHECK

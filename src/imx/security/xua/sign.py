@@ -20,10 +20,11 @@ from signxml import (
     SignatureMethod,
     XMLSigner,
 )
+from signxml.algorithms import SignatureConstructionMethod
 
 from imx.security.xua.attributes import NS
 
-__all__ = ["SigningQuirks", "sign_assertion"]
+__all__ = ["SigningQuirks", "sign_assertion", "sign_timestamp"]
 
 _SAML = NS["saml2"]
 _DS = NS["ds"]
@@ -43,12 +44,14 @@ class _LegacySigner(XMLSigner):
         return None
 
 
-def _signer(quirks: SigningQuirks) -> XMLSigner:
+def _signer(quirks: SigningQuirks, *,
+            method: SignatureConstructionMethod = SignatureConstructionMethod.enveloped,
+            ) -> XMLSigner:
     c14n = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
     if quirks.sha1:
-        return _LegacySigner(signature_algorithm=SignatureMethod.RSA_SHA1,
+        return _LegacySigner(method=method, signature_algorithm=SignatureMethod.RSA_SHA1,
                              digest_algorithm=DigestAlgorithm.SHA1, c14n_algorithm=c14n)
-    return XMLSigner(signature_algorithm=SignatureMethod.RSA_SHA256,
+    return XMLSigner(method=method, signature_algorithm=SignatureMethod.RSA_SHA256,
                      digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=c14n)
 
 
@@ -79,3 +82,39 @@ def sign_assertion(assertion: etree._Element, *, key: rsa.RSAPrivateKey,
         work, key=key, cert=list(cert_chain), reference_uri=f"#{work.get('ID')}",
         id_attribute="ID")
     return signed
+
+
+_WSSE = NS["wsse"]
+_WSSE11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
+_SAML_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"
+_SAML_ID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID"
+
+
+def _token_reference(assertion_id: str) -> etree._Element:
+    """KeyInfo naming the assertion as the key's token (WSS SAML Token Profile 1.1 §3.4.2)."""
+    key_info = etree.Element(f"{{{_DS}}}KeyInfo", nsmap={"ds": _DS})
+    reference = etree.SubElement(key_info, f"{{{_WSSE}}}SecurityTokenReference",
+                                 nsmap={"wsse": _WSSE, "wsse11": _WSSE11})
+    reference.set(f"{{{_WSSE11}}}TokenType", _SAML_TOKEN_TYPE)
+    identifier = etree.SubElement(reference, f"{{{_WSSE}}}KeyIdentifier")
+    identifier.set("ValueType", _SAML_ID)
+    identifier.text = assertion_id
+    return key_info
+
+
+def sign_timestamp(security: etree._Element, *, key: rsa.RSAPrivateKey, assertion_id: str,
+                   quirks: SigningQuirks = SigningQuirks()) -> etree._Element:
+    """A ds:Signature over the header's wsu:Timestamp, keyed by the assertion (SPEC-NOTES §5.1).
+
+    The holder-of-key proof: the initiator shows it holds the key the assertion confirms.
+    Returns the Signature, to append to wsse:Security after the Assertion.
+    """
+    timestamp = security.find(f"{{{NS['wsu']}}}Timestamp")
+    timestamp_id = timestamp.get(f"{{{NS['wsu']}}}Id") if timestamp is not None else None
+    if not timestamp_id:
+        raise ValueError("the security header has no wsu:Timestamp with a wsu:Id")
+    signer = _signer(quirks, method=SignatureConstructionMethod.detached)
+    signature: etree._Element = signer.sign(
+        security, key=key, reference_uri=f"#{timestamp_id}", id_attribute="Id",
+        key_info=_token_reference(assertion_id))
+    return signature

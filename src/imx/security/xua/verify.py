@@ -11,7 +11,10 @@ Order of checks, each refusal a ``SecurityHeaderError`` with its WSS 1.1 §12 fa
    canonical bytes, so no comments or unsigned siblings) is read, and it must be the
    assertion of step 1 (same tag, same ID, reference URI ``#ID``);
 6. Version 2.0, IssueInstant / NotBefore / NotOnOrAfter within the clock skew, our audience in
-   every AudienceRestriction (SAML core 2.5.1.4), the required XSPA/NHIN attributes (§5.2).
+   every AudienceRestriction (SAML core 2.5.1.4);
+7. a header ds:Signature, if present (or required), covers exactly the wsu:Timestamp and was made
+   with the key the signed assertion confirms (holder-of-key; SPEC-NOTES §5.1, §5.5 step 3);
+8. the required XSPA/NHIN attributes (§5.2).
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, 
 
 from imx.errors import MalformedMessageError
 from imx.security.xua.assertion import parse_instant
-from imx.security.xua.attributes import NS, PURPOSE_OF_USE_CODE_SYSTEM, PurposeOfUse, Role
+from imx.security.xua.attributes import (
+    CM_HOLDER_OF_KEY,
+    NS,
+    PURPOSE_OF_USE_CODE_SYSTEM,
+    PurposeOfUse,
+    Role,
+)
 from imx.security.xua.chain import verify_certificate_chain
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
 from imx.security.xua.saml_attributes import read_attributes
@@ -44,6 +53,7 @@ _DS = NS["ds"]
 _ASSERTION = f"{{{_SAML}}}Assertion"
 _SIGNATURE = f"{{{_DS}}}Signature"
 _WSSE_SECURITY = f"{{{NS['wsse']}}}Security"
+_WSU = NS["wsu"]
 _ALLOWED_TRANSFORMS: Final = frozenset({
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
     "http://www.w3.org/2001/10/xml-exc-c14n#",
@@ -63,6 +73,8 @@ class TrustConfig:
     audiences: frozenset[str]
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     accept_sha1: bool = False  # SPEC-NOTES §5.4 legacy peers; off unless configured
+    # A Timestamp signature, when present, is always verified; this makes it mandatory.
+    require_timestamp_signature: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +108,14 @@ class VerifiedAssertion:
             raise TypeError("a VerifiedAssertion comes only from verify_assertion()")
 
 
+def _count_ids(element: etree._Element, value: str) -> int:
+    """How many ID-like attributes in the whole message carry ``value`` (signxml's resolver
+    matches any attribute named ID, Id or id, in any namespace)."""
+    count = element.getroottree().getroot().xpath(
+        "count(//@*[local-name()='ID' or local-name()='Id' or local-name()='id'][.=$v])", v=value)
+    return int(count)
+
+
 def _locate(security: etree._Element) -> etree._Element:
     root = security.getroottree().getroot()
     assertions = list(root.iter(_ASSERTION))
@@ -110,10 +130,7 @@ def _locate(security: etree._Element) -> etree._Element:
         raise SecurityHeaderError("the SAML assertion must be a child of wsse:Security",
                                   fault=Fault.INVALID_SECURITY)
     assertion_id = assertion.get("ID") or ""
-    same_id = root.xpath(
-        "count(//@*[local-name()='ID' or local-name()='Id' or local-name()='id'][.=$v])",
-        v=assertion_id)
-    if not assertion_id or same_id != 1:
+    if not assertion_id or _count_ids(root, assertion_id) != 1:
         raise SecurityHeaderError("the assertion ID must be present and unique in the message",
                                   fault=Fault.INVALID_SECURITY)
     return assertion
@@ -150,10 +167,10 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
     return certs
 
 
-def _check_transforms(signature: etree._Element, assertion_id: str) -> None:
+def _check_references(signature: etree._Element, target_id: str, *, what: str) -> None:
     references = signature.findall(f"{{{_DS}}}SignedInfo/{{{_DS}}}Reference")
-    if len(references) != 1 or references[0].get("URI") != f"#{assertion_id}":
-        raise SecurityHeaderError("the signature must reference the assertion itself",
+    if len(references) != 1 or references[0].get("URI") != f"#{target_id}":
+        raise SecurityHeaderError(f"the signature must reference {what} itself",
                                   fault=Fault.FAILED_CHECK)
     for transform in references[0].iter(f"{{{_DS}}}Transform"):
         if transform.get("Algorithm") not in _ALLOWED_TRANSFORMS:
@@ -174,38 +191,95 @@ def _signature_config(trust: TrustConfig, now: dt.datetime) -> SignatureConfigur
                                   verification_time=now)
 
 
-def _verify_signature(assertion: etree._Element, leaf: x509.Certificate, trust: TrustConfig,
-                      now: dt.datetime) -> etree._Element:
-    # A detached copy (no tail, in-scope namespaces kept): signxml sees this subtree only.
-    detached = etree.fromstring(etree.tostring(assertion, with_tail=False))
+def _signxml_verify(detached: etree._Element, cert: x509.Certificate, *, id_attribute: str,
+                    trust: TrustConfig, now: dt.datetime, validate_schema: bool) -> etree._Element:
+    """signxml with our configuration; every failure becomes a WSS fault."""
     try:
-        # validate_schema=False: step 2 already validated ds:Signature strictly (the SAML XSD
-        # imports xmldsig-core); signxml's second pass costs ~1 ms per request.
-        result = XMLVerifier().verify(detached, x509_cert=leaf, id_attribute="ID",
-                                      validate_schema=False,
+        result = XMLVerifier().verify(detached, x509_cert=cert, id_attribute=id_attribute,
+                                      validate_schema=validate_schema,
                                       expect_config=_signature_config(trust, now))
     except InvalidCertificate as exc:
         raise SecurityHeaderError("signing certificate not acceptable",
                                   fault=Fault.FAILED_AUTHENTICATION) from exc
     except InvalidDigest as exc:
-        raise SecurityHeaderError("the signed assertion was altered (digest mismatch)",
+        raise SecurityHeaderError("signed content was altered (digest mismatch)",
                                   fault=Fault.FAILED_CHECK) from exc
     except InvalidInput as exc:
         if "forbidden by configuration" in str(exc):
             raise SecurityHeaderError("signature algorithm not accepted",
                                       fault=Fault.UNSUPPORTED_ALGORITHM) from exc
-        raise SecurityHeaderError("the assertion signature is not valid",
-                                  fault=Fault.FAILED_CHECK) from exc
+        raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
     except (SignXMLException, cryptography.exceptions.InvalidSignature, ValueError, TypeError,
             AttributeError, KeyError, IndexError, etree.LxmlError) as exc:
         # Hostile signatures reach odd corners of signxml; every one is a failed check.
-        raise SecurityHeaderError("the assertion signature is not valid",
-                                  fault=Fault.FAILED_CHECK) from exc
+        raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
     signed = result.signed_xml  # type: ignore[union-attr]
-    if signed is None or signed.tag != _ASSERTION or signed.get("ID") != assertion.get("ID"):
+    if signed is None:
+        raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
+    return signed  # type: ignore[no-any-return]
+
+
+def _detached(element: etree._Element) -> etree._Element:
+    # A detached copy (no tail, in-scope namespaces kept): signxml sees this subtree only.
+    return etree.fromstring(etree.tostring(element, with_tail=False))
+
+
+def _verify_signature(assertion: etree._Element, leaf: x509.Certificate, trust: TrustConfig,
+                      now: dt.datetime) -> etree._Element:
+    # validate_schema=False: step 2 already validated ds:Signature strictly (the SAML XSD
+    # imports xmldsig-core); signxml's second pass costs ~1 ms per request.
+    signed = _signxml_verify(_detached(assertion), leaf, id_attribute="ID", trust=trust, now=now,
+                             validate_schema=False)
+    if signed.tag != _ASSERTION or signed.get("ID") != assertion.get("ID"):
         raise SecurityHeaderError("the signature does not cover the assertion in the header",
                                   fault=Fault.FAILED_CHECK)
-    return signed  # type: ignore[no-any-return]
+    return signed
+
+
+def _confirmation_certificate(signed: etree._Element, leaf: x509.Certificate,
+                              now: dt.datetime) -> x509.Certificate:
+    """The holder-of-key certificate the (signed) assertion confirms, else its signer's."""
+    path = (f"{{{_SAML}}}Subject/{{{_SAML}}}SubjectConfirmation[@Method='{CM_HOLDER_OF_KEY}']/"
+            f"{{{_SAML}}}SubjectConfirmationData/{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/"
+            f"{{{_DS}}}X509Certificate")
+    text = signed.findtext(path)
+    if not text:
+        return leaf
+    try:
+        cert = x509.load_der_x509_certificate(base64.b64decode("".join(text.split()),
+                                                               validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise SecurityHeaderError("the confirmation certificate cannot be read",
+                                  fault=Fault.INVALID_SECURITY_TOKEN) from exc
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise SecurityHeaderError("the confirmation certificate is outside its validity",
+                                  fault=Fault.FAILED_AUTHENTICATION)
+    return cert
+
+
+def _check_timestamp_signature(security: etree._Element, signed: etree._Element,
+                               leaf: x509.Certificate, trust: TrustConfig,
+                               now: dt.datetime) -> None:
+    """SPEC-NOTES §5.1: the header's own ds:Signature over wsu:Timestamp, by the confirmed key."""
+    signatures = [child for child in security if child.tag == _SIGNATURE]
+    if not signatures:
+        if trust.require_timestamp_signature:
+            raise SecurityHeaderError("the wsu:Timestamp must be signed",
+                                      fault=Fault.INVALID_SECURITY)
+        return
+    timestamp = security.find(f"{{{_WSU}}}Timestamp")
+    timestamp_id = timestamp.get(f"{{{_WSU}}}Id") if timestamp is not None else None
+    if len(signatures) > 1 or not timestamp_id or _count_ids(security, timestamp_id) != 1:
+        raise SecurityHeaderError("one signature over one identified wsu:Timestamp expected",
+                                  fault=Fault.INVALID_SECURITY)
+    _check_references(signatures[0], timestamp_id, what="the wsu:Timestamp")
+    cert = _confirmation_certificate(signed, leaf, now)
+    signed_timestamp = _signxml_verify(_detached(security), cert, id_attribute="Id", trust=trust,
+                                       now=now, validate_schema=True)
+    if (signed_timestamp.tag != f"{{{_WSU}}}Timestamp"
+            or signed_timestamp.get(f"{{{_WSU}}}Id") != timestamp_id):
+        raise SecurityHeaderError("the header signature does not cover the wsu:Timestamp",
+                                  fault=Fault.FAILED_CHECK)
 
 
 def _instant(text: str | None, what: str) -> dt.datetime:
@@ -268,7 +342,7 @@ def verify_assertion(security: etree._Element, *, trust: TrustConfig,
     certs = _certificates(signature)
     verify_certificate_chain(certs[0], certs[1:], trust.trust_anchors, now=now)
     assertion_id = assertion.get("ID") or ""
-    _check_transforms(signature, assertion_id)
+    _check_references(signature, assertion_id, what="the assertion")
     signed = _verify_signature(assertion, certs[0], trust, now)
     # Everything below reads the signed copy only.
     if signed.get("Version") != "2.0":
@@ -279,6 +353,7 @@ def verify_assertion(security: etree._Element, *, trust: TrustConfig,
         raise SecurityHeaderError("the assertion has no Issuer", fault=Fault.INVALID_SECURITY_TOKEN)
     issued, not_after = _check_window(signed, trust, now)
     audiences = _check_audience(signed, trust)
+    _check_timestamp_signature(security, signed, certs[0], trust, now)
     attrs = read_attributes(signed, purpose_code_system=PURPOSE_OF_USE_CODE_SYSTEM)
     leaf = certs[0]
     return VerifiedAssertion(

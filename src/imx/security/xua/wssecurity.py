@@ -21,7 +21,7 @@ from lxml import etree
 from imx.security.xua.assertion import UserContext, build_assertion, format_instant, parse_instant
 from imx.security.xua.attributes import NS
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
-from imx.security.xua.sign import SigningQuirks, sign_assertion
+from imx.security.xua.sign import SigningQuirks, sign_assertion, sign_timestamp
 
 __all__ = ["SecurityHeader", "build_security_header", "parse_security_header"]
 
@@ -56,8 +56,9 @@ def build_security_header(user: UserContext, signing_key: rsa.RSAPrivateKey,
         now: message time (timezone-aware); Timestamp Created and the assertion IssueInstant.
         ttl: Timestamp Expires and assertion NotOnOrAfter = now + ttl.
         quirks: per-peer signing deviations (SHA-1), off by default.
-        holder_of_key: put the signing certificate in SubjectConfirmationData (SPEC-NOTES §5.2);
-            sender-vouches otherwise.
+        holder_of_key: put the signing certificate in SubjectConfirmationData (SPEC-NOTES §5.2)
+            and sign the Timestamp with it (§5.1); sender-vouches without a Timestamp signature
+            otherwise.
 
     Returns:
         The header block, to append to soap:Header.
@@ -73,6 +74,11 @@ def build_security_header(user: UserContext, signing_key: rsa.RSAPrivateKey,
                                 confirmation_certificate_der=certificate)
     security.append(sign_assertion(assertion, key=signing_key, cert_chain=signing_cert_chain,
                                    quirks=quirks))
+    if holder_of_key:
+        # SPEC-NOTES §5.1/§5.4: sign the Timestamp too, keyed by the assertion (proof of
+        # possession of the confirmed key; binds this message's time to the assertion).
+        security.append(sign_timestamp(security, key=signing_key,
+                                       assertion_id=assertion.get("ID") or "", quirks=quirks))
     return security
 
 
