@@ -16,7 +16,7 @@ from typing import Any
 
 from imx.matching.model import Demographics
 from imx.matching.normalise import PreparedDemographics, prepare
-from imx.matching.score import DEFAULT_WEIGHTS, MatchWeights, ScoreExplanation, score
+from imx.matching.score import DEFAULT_WEIGHTS, MatchWeights, ScoreExplanation, score, score_total
 
 __all__ = ["MatchDecision", "MatchOutcome", "MatchThresholds", "decide"]
 
@@ -112,19 +112,21 @@ def decide(
     """
     q = query if isinstance(query, PreparedDemographics) else prepare(query)
     best_key: Hashable | None = None
-    best: ScoreExplanation | None = None
+    best_record: PreparedDemographics | None = None
+    best_total = 0.0
     runner_up: float | None = None
     count = 0
     for key, demo in candidates:
         count += 1
         c = demo if isinstance(demo, PreparedDemographics) else prepare(demo)
-        result = score(q, c, weights)
-        if best is None or result.total > best.total:
-            if best is not None:
-                runner_up = best.total
-            best_key, best = key, result
-        elif runner_up is None or result.total > runner_up:
-            runner_up = result.total
+        total = score_total(q, c, weights)  # the explanation is built for the best only
+        if best_record is None or total > best_total:
+            if best_record is not None:
+                runner_up = best_total
+            best_key, best_record, best_total = key, c, total
+        elif runner_up is None or total > runner_up:
+            runner_up = total
+    best = score(q, best_record, weights) if best_record is not None else None
     if best is None or best.total < thresholds.review:
         return MatchDecision(
             outcome=MatchOutcome.NO_MATCH,

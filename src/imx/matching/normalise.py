@@ -84,6 +84,9 @@ def fold(text: str) -> str:
     Returns:
         ``"José O'Neil-Ruiz"`` becomes ``"JOSE O NEIL RUIZ"``.
     """
+    if text.isascii():  # NFKD and the combining-mark filter change nothing: skip them
+        ascii_only = text.translate(_EXTRA_FOLD).upper()
+        return _NON_ALNUM.sub(" ", ascii_only).strip()
     decomposed = unicodedata.normalize("NFKD", text)
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
     # Letters without a decomposition (ß, Ø, Ł) that NFKD keeps.

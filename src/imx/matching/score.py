@@ -20,7 +20,14 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from imx.matching.model import SSN_ROOT
 from imx.matching.normalise import PreparedDemographics
 
-__all__ = ["DEFAULT_WEIGHTS", "FieldScore", "MatchWeights", "ScoreExplanation", "score"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FieldScore",
+    "MatchWeights",
+    "ScoreExplanation",
+    "score",
+    "score_total",
+]
 
 _jw = JaroWinkler.similarity
 _osa = OSA.distance
@@ -191,23 +198,9 @@ def _simple_level(q: object, c: object, *, agree: bool) -> str:
     return "agree" if agree else "disagree"
 
 
-def score(
-    query: PreparedDemographics,
-    candidate: PreparedDemographics,
-    weights: MatchWeights = DEFAULT_WEIGHTS,
-) -> ScoreExplanation:
-    """Compare two prepared records field by field.
-
-    Symmetric: ``score(a, b).total == score(b, a).total``.
-
-    Args:
-        query: the prepared query demographics.
-        candidate: a prepared candidate from the index.
-        weights: per-field level weights.
-
-    Returns:
-        The total weight and one :class:`FieldScore` per field.
-    """
+def _levels(
+    query: PreparedDemographics, candidate: PreparedDemographics, weights: MatchWeights
+) -> tuple[tuple[str, str], ...]:
     given = _given_level(query, candidate, weights)
     family = _family_level(query, candidate, weights)
     if given == family == "disagree" and _is_swapped(query, candidate, weights):
@@ -237,5 +230,41 @@ def score(
             ),
         ),
     )
+    return levels
+
+
+def score(
+    query: PreparedDemographics,
+    candidate: PreparedDemographics,
+    weights: MatchWeights = DEFAULT_WEIGHTS,
+) -> ScoreExplanation:
+    """Compare two prepared records field by field.
+
+    Symmetric: ``score(a, b).total == score(b, a).total``.
+
+    Args:
+        query: the prepared query demographics.
+        candidate: a prepared candidate from the index.
+        weights: per-field level weights.
+
+    Returns:
+        The total weight and one :class:`FieldScore` per field.
+    """
+    levels = _levels(query, candidate, weights)
     fields = tuple(FieldScore(name, level, weights.weight(name, level)) for name, level in levels)
     return ScoreExplanation(sum(f.weight for f in fields), fields)
+
+
+def score_total(
+    query: PreparedDemographics,
+    candidate: PreparedDemographics,
+    weights: MatchWeights = DEFAULT_WEIGHTS,
+) -> float:
+    """``score(query, candidate, weights).total`` without building the explanation (the
+    decision scores every candidate but explains only the best)."""
+    levels = weights.levels
+    return sum(levels.get(name, _EMPTY).get(level, 0.0)
+               for name, level in _levels(query, candidate, weights))
+
+
+_EMPTY: Mapping[str, float] = MappingProxyType({})

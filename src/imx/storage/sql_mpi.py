@@ -37,6 +37,11 @@ __all__ = ["SqlPatientIndexMixin", "backfill", "mpi_row_values", "upsert_mpi"]
 T = TypeVar("T")
 M, K, C = schema.mpi_patients, schema.mpi_blocking_keys, schema.patient_correlation
 _MAX_KEYS = 64  # a query's keys; more is malformed input, not a person
+_ROW_COLUMNS = (
+    "patient_id, issuer, source, family_name, given_names, name_prefix, name_suffix, "
+    "birth_date, sex, street_lines, city, state, postal_code, country, telecom, "
+    "mothers_maiden_name, other_ids"
+)
 _BULK_COLUMNS = (
     "patient_id", "issuer", "source", "family_name", "given_names", "name_prefix",
     "name_suffix", "birth_date", "sex", "street_lines", "city", "state", "postal_code",
@@ -140,9 +145,11 @@ class SqlPatientIndexMixin:
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError("patient index read failed") from exc
 
+    def _mark(self) -> str:
+        return "?" if self._writer.dialect.paramstyle == "qmark" else "%s"
+
     def _placeholders(self, n: int) -> str:
-        mark = "?" if self._writer.dialect.paramstyle == "qmark" else "%s"
-        return ", ".join([mark] * n)
+        return ", ".join([self._mark()] * n)
 
     def _dbvalue(self, v: Any) -> Any:
         if self._writer.dialect.name == "sqlite" and isinstance(v, dt.date):
@@ -187,32 +194,39 @@ class SqlPatientIndexMixin:
         for p, form, _ in rows:
             v = mpi_row_values(p, form)
             v["birth_date"] = self._dbvalue(v["birth_date"])
-            params.append([*(v[c] for c in _BULK_COLUMNS), now_value])
+            params.append((*(v[c] for c in _BULK_COLUMNS), now_value))
         mark = "?" if self._writer.dialect.paramstyle == "qmark" else "%s"
         cols = ", ".join([*_BULK_COLUMNS, "updated_at"])
         sets = ", ".join(f"{c} = excluded.{c}" for c in [*_BULK_COLUMNS[2:], "updated_at"])
-        conn.exec_driver_sql(
-            f"INSERT INTO mpi_patients ({cols}) VALUES ({', '.join([mark] * (len(_BULK_COLUMNS) + 1))}) "
-            f"ON CONFLICT (patient_id, issuer) DO UPDATE SET {sets}", [tuple(x) for x in params])
-        pks: dict[tuple[str, str], int] = {}
-        ids = sorted({p.patient_id.id for p, _, _ in rows})
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for pk, pid, issuer in conn.exec_driver_sql(
-                    "SELECT pk, patient_id, issuer FROM mpi_patients WHERE patient_id IN "
-                    f"({self._placeholders(len(chunk))})", tuple(chunk)).all():
-                pks[(pid, issuer)] = pk
-        mine = [pks[(p.patient_id.id, p.patient_id.assigning_authority)] for p, _, _ in rows]
-        for i in range(0, len(mine), 500):
-            chunk_pks = mine[i:i + 500]
-            conn.exec_driver_sql(
-                f"DELETE FROM mpi_blocking_keys WHERE mpi_pk IN ({self._placeholders(len(chunk_pks))})",
-                tuple(chunk_pks))
-        keys = sorted({(k[:160], pk) for (_, _, ks), pk in zip(rows, mine, strict=True) for k in ks})
-        if keys:
-            conn.exec_driver_sql(
-                f"INSERT INTO mpi_blocking_keys (key, mpi_pk) VALUES ({mark}, {mark}) "
-                "ON CONFLICT DO NOTHING", keys)
+        # The DBAPI cursor directly: SQLAlchemy's per-row parameter handling cost more than
+        # SQLite's insert itself (measured: ~200 of ~370 us per patient).
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if self._writer.dialect.name == "sqlite":
+                cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: key pages stay cached
+            cur.executemany(
+                f"INSERT INTO mpi_patients ({cols}) VALUES "
+                f"({', '.join([mark] * (len(_BULK_COLUMNS) + 1))}) "
+                f"ON CONFLICT (patient_id, issuer) DO UPDATE SET {sets}", params)
+            pks: dict[tuple[str, str], int] = {}
+            ids = sorted({p.patient_id.id for p, _, _ in rows})
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                cur.execute("SELECT pk, patient_id, issuer FROM mpi_patients WHERE patient_id "
+                            f"IN ({self._placeholders(len(chunk))})", tuple(chunk))
+                for pk, pid, issuer in cur.fetchall():
+                    pks[(pid, issuer)] = pk
+            mine = [pks[(p.patient_id.id, p.patient_id.assigning_authority)] for p, _, _ in rows]
+            for i in range(0, len(mine), 500):
+                chunk_pks = mine[i:i + 500]
+                cur.execute("DELETE FROM mpi_blocking_keys WHERE mpi_pk IN "
+                            f"({self._placeholders(len(chunk_pks))})", tuple(chunk_pks))
+            keys = sorted({(k[:160], pk) for (_, _, ks), pk in zip(rows, mine, strict=True)
+                           for k in ks})
+            cur.executemany(f"INSERT INTO mpi_blocking_keys (key, mpi_pk) VALUES ({mark}, {mark}) "
+                            "ON CONFLICT DO NOTHING", keys)
+        finally:
+            cur.close()
         return count
 
     async def merge_mpi_patient(self, *, surviving: PatientId, retired: PatientId) -> None:
@@ -235,10 +249,11 @@ class SqlPatientIndexMixin:
     # -- reads ------------------------------------------------------------------------------
 
     async def get_mpi_patient(self, patient_id: PatientId) -> MpiPatient | None:
+        sql = f"SELECT {_ROW_COLUMNS} FROM mpi_patients WHERE patient_id = {self._mark()} " \
+              f"AND issuer = {self._mark()}"
+
         def run(conn: sa.Connection) -> MpiPatient | None:
-            row = conn.execute(sa.select(M).where(
-                M.c.patient_id == patient_id.id,
-                M.c.issuer == patient_id.assigning_authority)).first()
+            row = conn.exec_driver_sql(sql, (patient_id.id, patient_id.assigning_authority)).first()
             return _from_row(row) if row is not None else None
 
         return await self._read(run)
@@ -289,10 +304,12 @@ class SqlPatientIndexMixin:
         return await self.write(run)
 
     async def resolve_correlation(self, remote_patient_id: PatientId) -> PatientId | None:
+        sql = ("SELECT local_patient_id, local_issuer FROM patient_correlation WHERE "
+               f"remote_patient_id = {self._mark()} AND remote_issuer = {self._mark()}")
+
         def run(conn: sa.Connection) -> PatientId | None:
-            row = conn.execute(sa.select(C.c.local_patient_id, C.c.local_issuer).where(
-                C.c.remote_patient_id == remote_patient_id.id,
-                C.c.remote_issuer == remote_patient_id.assigning_authority)).first()
+            row = conn.exec_driver_sql(
+                sql, (remote_patient_id.id, remote_patient_id.assigning_authority)).first()
             return PatientId(id=row[0], assigning_authority=row[1]) if row else None
 
         return await self._read(run)

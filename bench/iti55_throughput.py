@@ -1,0 +1,274 @@
+"""ITI-55 (XCPD) responder throughput over HTTP with 1,000,000 patients in the SQLite index.
+
+    python -m bench.iti55_throughput [--people 1000000] [--queries 20000] [--concurrency 16]
+
+1. A seeded population (``imx.matching.population``) is written as CSV and loaded with the
+   real bulk path (``imx patients import``); the database is cached under
+   ``.cache/iti55/`` so reruns skip this (delete the folder to rebuild).
+2. ``imx serve`` runs on loopback (SQLite, DIMSE off). Query variants with ground truth
+   (typos, nicknames, swapped dates, moves, marriages, missing fields, near-miss negatives)
+   are built into PRPA_IN201305UV02 SOAP envelopes beforehand (``build_request``).
+3. A keep-alive asyncio HTTP/1.1 client with ``--concurrency`` connections posts them; every
+   answer is a full PRPA_IN201306UV02 (parsed for the response code and the patient ID).
+
+Reports queries/s, p50/p99 latency, precision and recall of the answers, the server's
+CPU ms per query, and writes ``bench/results/iti55_throughput.json``; the section in
+docs/benchmarks.md is rendered by ``bench.run_all``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from lxml import etree
+
+from bench.common import ROOT, load_average, process_cpu_s, save
+from bench.peers.orthanc import free_port
+from imx.matching.model import SSN_ROOT, Demographics
+from imx.matching.mpi_form import FORM_VERSION
+from imx.matching.population import generate_population, generate_queries
+from imx.model.identifiers import PatientId
+from imx.model.patient_discovery import (
+    Address,
+    InstanceIdentifier,
+    PatientDemographics,
+    PersonName,
+)
+from imx.transactions.iti55_xcpd import TRANSACTION
+from imx.transactions.iti55_xcpd.request import build_request
+from imx.wire.addressing import build_request_headers
+from imx.wire.soap import build_envelope
+
+CACHE = ROOT / ".cache" / "iti55"
+ISSUER = "1.3.6.1.4.1.21367.2026.1.1.2"  # the node's default assigning authority
+INITIATOR_HOME = "1.3.6.1.4.1.21367.2026.9.9"
+_CODE = re.compile(rb'queryResponseCode code="(\w+)"')
+_PID = re.compile(rb'<patient classCode="PAT"[^>]*>\s*<id root="' + re.escape(ISSUER.encode())
+                  + rb'" extension="([^"]+)"')
+
+
+def _pid(key: int) -> str:
+    return f"PAT{key:07d}"
+
+
+def _csv_row(key: int, d: Demographics) -> list[str]:
+    ssn = next((e for r, e in d.identifiers if r == SSN_ROOT), "")
+    given = d.given_names
+    return [_pid(key), d.family_name, given[0] if given else "", " ".join(given[1:]),
+            d.birth_date.isoformat() if d.birth_date else "", d.sex,
+            d.address_lines[0] if d.address_lines else "", d.city, d.state, d.postal_code,
+            d.telecom[0] if d.telecom else "", ssn]
+
+
+def _query_json(d: Demographics) -> dict[str, Any]:
+    return {"given": list(d.given_names), "family": d.family_name,
+            "birth": d.birth_date.isoformat() if d.birth_date else None, "sex": d.sex,
+            "lines": list(d.address_lines), "city": d.city, "state": d.state,
+            "zip": d.postal_code, "tel": list(d.telecom), "ids": [list(i) for i in d.identifiers],
+            "mmn": d.mothers_maiden_name}
+
+
+def build_data(people: int, queries: int, seed: int) -> Path:
+    """Generate, import (the CLI bulk path) and cache; returns the work directory."""
+    work = CACHE / f"p{people}_s{seed}_f{FORM_VERSION}"
+    ready = work / "ready.json"
+    if ready.exists():
+        return work
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    population = generate_population(people, seed=seed)
+    generate_s = time.perf_counter() - t0
+    csv_path = work / "population.csv"
+    with csv_path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["patient_id", "family", "given", "middle", "birth_date", "sex", "street",
+                    "city", "state", "postal_code", "phone", "ssn"])
+        for p in population:
+            w.writerow(_csv_row(p.key, p.demographics))
+    qs = generate_queries(population, queries, seed=seed + 1000, compound_share=0.1)
+    with (work / "queries.jsonl").open("w") as f:
+        for q in qs:
+            f.write(json.dumps({"expected": q.expected, "kind": q.kind,
+                                "demo": _query_json(q.demographics)}) + "\n")
+    del population, qs
+    cfg = _config(work, port=0)
+    t1 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "imx", "patients", "import", str(csv_path),
+                    "--config", str(cfg), "--batch-size", "5000"], check=True, cwd=ROOT)
+    import_s = time.perf_counter() - t1
+    db_bytes = sum(p.stat().st_size for p in (work / "data").rglob("*.sqlite3*"))
+    csv_path.unlink()
+    ready.write_text(json.dumps({"people": people, "generate_s": round(generate_s, 1),
+                                 "import_s": round(import_s, 1),
+                                 "import_per_s": round(people / import_s),
+                                 "db_mib": round(db_bytes / 2**20)}))
+    return work
+
+
+def _config(work: Path, *, port: int) -> Path:
+    cfg = work / "imx.toml"
+    cfg.write_text(f"[http]\nport = {port}\n[dimse]\nenabled = false\n"
+                   f'[storage]\ndata_dir = "{work / "data"}"\n')
+    return cfg
+
+
+def _demographics(j: dict[str, Any]) -> PatientDemographics:
+    has_addr = any((j["lines"], j["city"], j["state"], j["zip"]))
+    return PatientDemographics(
+        names=(PersonName(given=tuple(j["given"]), family=j["family"]),),
+        gender=j["sex"], birth_date=dt.date.fromisoformat(j["birth"]) if j["birth"] else None,
+        addresses=(Address(street_lines=tuple(j["lines"]), city=j["city"], state=j["state"],
+                           postal_code=j["zip"]),) if has_addr else (),
+        telecoms=tuple(j["tel"]),
+        ids=tuple(PatientId(id=e, assigning_authority=r) for r, e in j["ids"]),
+        mothers_maiden_name=PersonName(family=j["mmn"]) if j["mmn"] else None)
+
+
+def request_bodies(work: Path, port: int) -> list[tuple[bytes, int | None]]:
+    out = []
+    now = dt.datetime.now(dt.UTC)
+    for line in (work / "queries.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        body = build_request(
+            message_id=InstanceIdentifier(root=str(uuid.uuid4())), created_at=now,
+            sender_device_id="1.3.6.1.4.1.21367.2026.9.9.1",
+            sender_home_community_id=INITIATOR_HOME,
+            receiver_device_id="1.3.6.1.4.1.21367.2026.1.1",
+            query_id=InstanceIdentifier(root="1.3.6.1.4.1.21367.2026.9.9.2",
+                                        extension=str(uuid.uuid4())),
+            demographics=_demographics(q["demo"]))
+        env = build_envelope(body, build_request_headers(
+            TRANSACTION.request_action, f"http://127.0.0.1:{port}/xcpd",
+            f"urn:uuid:{uuid.uuid4()}"))
+        out.append((etree.tostring(env, xml_declaration=True, encoding="UTF-8"),
+                    q["expected"]))
+    return out
+
+
+@contextlib.contextmanager
+def serve(work: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    cfg = _config(work, port=port)
+    proc = subprocess.Popen([sys.executable, "-m", "imx", "serve", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=(work / "serve.log").open("wb"),
+                            start_new_session=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("imx serve did not start (see serve.log)")
+            time.sleep(0.2)
+        yield port, proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int,
+                body: bytes) -> bytes:
+    writer.write(b"POST /xcpd HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                 b'Content-Type: application/soap+xml; charset=UTF-8; action="%s"\r\n'
+                 b"Content-Length: %d\r\n\r\n" % (port, TRANSACTION.request_action.encode(),
+                                                  len(body)) + body)
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    return await reader.readexactly(length)
+
+
+async def drive(port: int, requests: list[tuple[bytes, int | None]],
+                concurrency: int) -> tuple[float, list[float], list[tuple[int | None, bytes]]]:
+    latencies: list[float] = []
+    answers: list[tuple[int | None, bytes]] = []
+    it = iter(requests)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for body, expected in it:
+                t0 = time.perf_counter()
+                answer = await _post(reader, writer, port, body)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                answers.append((expected, answer))
+        finally:
+            writer.close()
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - begin, latencies, answers
+
+
+def score_answers(answers: list[tuple[int | None, bytes]]) -> dict[str, Any]:
+    ok = correct = positives = 0
+    codes: dict[str, int] = {}
+    for expected, body in answers:
+        m = _CODE.search(body)
+        code = m.group(1).decode() if m else "?"
+        codes[code] = codes.get(code, 0) + 1
+        positives += expected is not None
+        if code == "OK":
+            ok += 1
+            pid = _PID.search(body)
+            correct += bool(pid and expected is not None and pid.group(1).decode() == _pid(expected))
+    return {"answers": codes, "precision": round(correct / ok, 4) if ok else None,
+            "recall": round(correct / positives, 4) if positives else None,
+            "wrong_or_false_matches": ok - correct}
+
+
+def run(people: int, queries: int, concurrency: int, seed: int = 3) -> dict[str, Any]:
+    work = build_data(people, queries, seed)
+    data = json.loads((work / "ready.json").read_text())
+    with serve(work) as (port, proc):
+        requests = request_bodies(work, port)
+        warm = min(1000, len(requests) // 10)
+        asyncio.run(drive(port, requests[:warm], concurrency))  # page cache, code paths
+        cpu0 = process_cpu_s(proc.pid)
+        wall, latencies, answers = asyncio.run(drive(port, requests[warm:], concurrency))
+        cpu_ms = (process_cpu_s(proc.pid) - cpu0) * 1000 / len(latencies)
+    latencies.sort()
+    n = len(latencies)
+    return {
+        **data, "queries": n, "concurrency": concurrency,
+        "queries_per_s": round(n / wall), "p50_ms": round(latencies[n // 2], 2),
+        "p99_ms": round(latencies[int(n * 0.99)], 2), "max_ms": round(latencies[-1], 1),
+        "server_cpu_ms_per_query": round(cpu_ms, 2), **score_answers(answers),
+        "load_average_during": load_average(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--prepare-only", action="store_true")
+    args = parser.parse_args()
+    if args.prepare_only:
+        build_data(args.people, args.queries, 3)
+        return
+    save("iti55_throughput", run(args.people, args.queries, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
