@@ -20,8 +20,9 @@ from bench.common import RESULTS, ROOT
 # Run in this order. Benchmarks other engineers own run after these when present; the
 # matching ones render their own "Patient matching" section (bench/matching_report.py).
 BENCHES = ["bench.ingest_vs_orthanc", "bench.wado_vs_orthanc", "bench.profile_ingest"]
-OTHER_BENCHES = ["bench.rad69_throughput", "bench.matching_accuracy", "bench.matching_throughput"]
-_OWN_SECTION = ("matching",)  # results rendered by their own benchmark, not here
+OTHER_BENCHES = ["bench.rad69_throughput", "bench.matching_accuracy", "bench.matching_throughput",
+                 "bench.iti55_throughput"]
+_OWN_SECTION = ("matching", "iti55")  # results rendered by their own benchmark, not here
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TARGET = ROOT / "docs" / "benchmarks.md"
 
