@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 
 from imx.audit.setup import build_atna
 from imx.peers.dimse_forward import DimseForwarder
-from imx.peers.outbound_trust import xua_header_factory
 from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
 from imx.security.tls import client_ssl_context
+from imx.security.xua.outbound import xua_header_factory
 from imx.peers.static_directory import StaticDirectory
 from imx.ports import AuditSink
 from imx.services.context import NodeServices

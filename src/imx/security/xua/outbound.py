@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -13,7 +14,6 @@ from lxml import etree
 
 from imx.model.community import Community
 from imx.model.network import Requester, current_requester
-from imx.peers.soap_client import SecurityHeaderFactory
 from imx.security.xua.assertion import UserContext
 from imx.security.xua.attributes import SNOMED_ROLES, PurposeOfUse, Role
 from imx.security.xua.sign import SigningQuirks
@@ -25,7 +25,8 @@ __all__ = ["xua_header_factory"]
 
 def xua_header_factory(*, cert_file: Path, key_file: Path, organization: str,
                        organization_id: str, home_community_id: str,
-                       ttl: dt.timedelta = dt.timedelta(minutes=5)) -> SecurityHeaderFactory:
+                       ttl: dt.timedelta = dt.timedelta(minutes=5)
+                       ) -> Callable[[Community, Transaction], etree._Element]:
     """A factory building a fresh signed assertion per request, for the requester in context.
 
     The audience is the responder's home community ID and its endpoint (SPEC-NOTES §5.5);
