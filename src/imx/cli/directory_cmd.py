@@ -155,9 +155,7 @@ def register(app: typer.Typer) -> None:
         async def run() -> int:
             store = await _open_store(_database_url(settings, database_url))
             try:
-                for resource in resources:
-                    await store.put(resource)
-                return len(resources)
+                return len(await store.put_many(resources))
             finally:
                 await store.close()
 
@@ -173,13 +171,14 @@ def register(app: typer.Typer) -> None:
         cache: Annotated[Path | None, typer.Option(help="Cache file.")] = None,
         full: Annotated[bool, typer.Option("--full", help="Full sync even if cached.")] = False,
         token: TokenOption = None,
+        retries: Annotated[int, typer.Option(min=0, max=10, help="Retries (back-off).")] = 3,
     ) -> None:
         """Sync this node's directory cache now (full the first time, then incremental)."""
         settings = settings_from(config)
 
         async def run() -> Any:
             store = await DirectoryCache.open(_cache_path(settings, cache))
-            client = DirectoryClient(directory, api_key=token)
+            client = DirectoryClient(directory, api_key=token, max_retries=retries)
             try:
                 return await sync_directory(client, store, full=True if full else None)
             finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import zipcodes
 
@@ -77,10 +78,16 @@ def bounding_box(center: tuple[float, float], radius_miles: float) -> BoundingBo
 
 
 @lru_cache(maxsize=1)
+def _zip_table() -> list[dict[str, Any]]:
+    # Loading the table costs ~1 s; do it once per process, on first use.
+    return list(zipcodes.list_all())
+
+
+@lru_cache(maxsize=1)
 def _centroids() -> dict[str, tuple[float, float]]:
     # zipcodes.matching() scans its list; one dict makes every later look-up O(1).
     out: dict[str, tuple[float, float]] = {}
-    for z in zipcodes.list_all():
+    for z in _zip_table():
         if z.get("lat") and z.get("long"):
             out[z["zip_code"]] = (float(z["lat"]), float(z["long"]))
     return out
@@ -98,7 +105,7 @@ def postal_code_centroid(postal_code: str) -> tuple[float, float] | None:
 def all_postal_codes() -> tuple[tuple[str, str, str, float, float], ...]:
     """Every US ZIP with coordinates: (zip, city, state, latitude, longitude), sorted by ZIP."""
     rows = []
-    for z in zipcodes.list_all():
+    for z in _zip_table():
         if z.get("lat") and z.get("long") and z.get("zip_code_type") == "STANDARD":
             rows.append((z["zip_code"], z["city"], z["state"], float(z["lat"]), float(z["long"])))
     return tuple(sorted(rows))
