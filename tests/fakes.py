@@ -199,7 +199,7 @@ class InMemoryMetadataStore:
         for key in sorted({k[:160] for k in keys})[:64]:
             found |= self.blocks.get(key, set())
         ordered = sorted(found, key=lambda p: (p.assigning_authority, p.id))[:limit]
-        return [MpiCandidate(patient_id=p, match_form=self.mpi[p][1]) for p in ordered]
+        return [MpiCandidate(p.id, p.assigning_authority, self.mpi[p][1]) for p in ordered]
 
     async def merge_mpi_patient(self, *, surviving: PatientId, retired: PatientId) -> None:
         if surviving == retired:

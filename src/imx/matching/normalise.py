@@ -180,9 +180,14 @@ def nickname_groups(given: str) -> frozenset[str]:
     return _nickname_table().get(given, frozenset()) | {given}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, on purpose: a query builds ~150 of these from the index's stored forms, and a
+# frozen dataclass's __init__ (object.__setattr__ per field) cost 14 us against 1.9 us here
+# (bench/iti55_throughput.py). Immutable by convention; hashable like a frozen one.
+@dataclass(slots=True, unsafe_hash=True)
 class PreparedDemographics:
-    """Demographics normalised once (an index keeps these, so scoring does no folding)."""
+    """Demographics normalised once (an index keeps these, so scoring does no folding).
+
+    Treat as immutable (``dataclasses.replace`` for a changed copy)."""
 
     given: tuple[str, ...]
     first: str

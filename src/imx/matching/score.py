@@ -262,9 +262,20 @@ def score_total(
 ) -> float:
     """``score(query, candidate, weights).total`` without building the explanation (the
     decision scores every candidate but explains only the best)."""
-    levels = weights.levels
-    return sum(levels.get(name, _EMPTY).get(level, 0.0)
-               for name, level in _levels(query, candidate, weights))
+    flat = _flat(weights)
+    return sum(flat.get(pair, 0.0) for pair in _levels(query, candidate, weights))
 
 
-_EMPTY: Mapping[str, float] = MappingProxyType({})
+_FLAT: dict[int, tuple[Mapping[str, Mapping[str, float]], dict[tuple[str, str], float]]] = {}
+
+
+def _flat(weights: MatchWeights) -> dict[tuple[str, str], float]:
+    """``{(field, level): weight}`` for one weights table (one lookup per field, not two)."""
+    cached = _FLAT.get(id(weights.levels))
+    if cached is not None and cached[0] is weights.levels:
+        return cached[1]
+    flat = {(f, lv): w for f, levels in weights.levels.items() for lv, w in levels.items()}
+    if len(_FLAT) > 64:
+        _FLAT.clear()
+    _FLAT[id(weights.levels)] = (weights.levels, flat)
+    return flat

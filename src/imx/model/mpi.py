@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from imx.model.identifiers import PatientId
 from imx.model.imaging import PatientRecord
@@ -45,14 +46,22 @@ class MpiPatient:
     source: MpiSource = MpiSource.ADT
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MpiCandidate:
+class MpiCandidate(NamedTuple):
     """A blocking hit: the entry's identifier and the matcher's normalised form as stored
     with it (``imx.matching.mpi_form``), so a query neither re-normalises nor decodes the
-    full demographics of every candidate (only the matched one is read whole)."""
+    full demographics of every candidate (only the matched one is read whole).
 
-    patient_id: PatientId
+    A NamedTuple, not a frozen dataclass: a query at 1M patients reads ~150 of these and a
+    frozen dataclass (with a PatientId inside) cost ~5 us each to build; this costs <1 us.
+    """
+
+    id: str
+    assigning_authority: str
     match_form: str
+
+    @property
+    def patient_id(self) -> PatientId:
+        return PatientId(id=self.id, assigning_authority=self.assigning_authority)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -273,9 +273,12 @@ class SqlPatientIndexMixin:
                f" LIMIT {int(limit)}")
 
         def run(conn: sa.Connection) -> list[MpiCandidate]:
-            rows = conn.exec_driver_sql(sql, tuple(wanted)).all()
-            return [MpiCandidate(patient_id=PatientId(id=r[0], assigning_authority=r[1]),
-                                 match_form=r[2]) for r in rows]
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cur.execute(sql, tuple(wanted))
+                return [MpiCandidate._make(r) for r in cur.fetchall()]
+            finally:
+                cur.close()
 
         return await self._read(run)
 
