@@ -95,9 +95,9 @@ def measure(work: Path, *, trust: bool, concurrency: int) -> dict[str, Any]:
         if trust:
             requests = with_assertions(requests)
         warm = min(300, len(requests) // 10)
-        asyncio.run(drive(port, requests[:warm], concurrency))
+        asyncio.run(drive([port], requests[:warm], concurrency))
         cpu0 = process_cpu_s(proc.pid)
-        wall, latencies, answers = asyncio.run(drive(port, requests[warm:], concurrency))
+        wall, latencies, answers = asyncio.run(drive([port], requests[warm:], concurrency))
         cpu_ms = (process_cpu_s(proc.pid) - cpu0) * 1000 / len(latencies)
     latencies.sort()
     n = len(latencies)
