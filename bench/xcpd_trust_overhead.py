@@ -31,13 +31,13 @@ from typing import Any
 
 import httpx
 from lxml import etree
+from tests.support.xua_pki import pki, user
 
-from bench.common import ROOT, load_average, process_cpu_s, save
 import bench.iti55_throughput as iti55
+from bench.common import ROOT, load_average, process_cpu_s, save
 from bench.iti55_throughput import build_data, drive, request_bodies, score_answers
 from bench.peers.orthanc import free_port
 from imx.security.xua import build_security_header
-from tests.support.xua_pki import pki, user
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 HCID = "urn:oid:1.3.6.1.4.1.21367.2026.1.1"

@@ -33,7 +33,7 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 ITI55 = "urn:hl7-org:v3:PRPA_IN201305UV02:CrossGatewayPatientDiscovery"
 GOLDEN = Path(__file__).parents[1] / "golden" / "iti55" / "query_and_feed.request.xml"
 # What the query says about the patient: none of it may come back in a refusal.
-PATIENT_BITS = ("Briain".encode(), b"19750412", b"E12345", b"Harbor View", b"555-0142",
+PATIENT_BITS = (b"Briain", b"19750412", b"E12345", b"Harbor View", b"555-0142",
                 b"PRPA_IN201306UV02", b"q-55-001")
 TTL = dt.timedelta(minutes=5)
 

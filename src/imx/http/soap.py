@@ -309,8 +309,8 @@ class SoapEndpoint:
         await self._s.audit.record(AuditRecord(
             event="soap-request-refused", outcome="serious-failure", occurred_at=self._s.clock.now(),
             source=request.client.host if request.client else "?", transaction=transaction,
-            detail=type(exc).__name__ + (f" wsse:{exc.fault}" if isinstance(exc, SecurityHeaderError)
-                                         else ""),
+            detail=type(exc).__name__
+            + (f" wsse:{exc.fault}" if isinstance(exc, SecurityHeaderError) else ""),
             **_requester_fields(request), **_atna_fields(request)))
 
 

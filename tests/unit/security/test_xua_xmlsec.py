@@ -25,7 +25,8 @@ from imx.wire.xml import parse_xml
 from tests.support.xua_pki import NOW, OUR_HCID, envelope, pki, security_header, user
 
 XMLSEC = shutil.which("xmlsec1")
-pytestmark = pytest.mark.skipif(XMLSEC is None, reason="xmlsec1 not installed (scripts/system-deps)")
+pytestmark = pytest.mark.skipif(XMLSEC is None,
+                                reason="xmlsec1 not installed (scripts/system-deps)")
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 ID_ATTR = "--id-attr:ID", f"{SAML}:Assertion"

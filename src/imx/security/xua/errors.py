@@ -20,14 +20,14 @@ class WsSecurityFault(StrEnum):
     # "An error was discovered processing the <wsse:Security> header"
     INVALID_SECURITY = "InvalidSecurity"
     # "An invalid security token was provided" (unsigned, expired, incomplete assertion)
-    INVALID_SECURITY_TOKEN = "InvalidSecurityToken"
+    INVALID_SECURITY_TOKEN = "InvalidSecurityToken"  # noqa: S105 - a fault code
     # "The security token could not be authenticated or authorized" (untrusted signer,
     # wrong audience, purpose of use not allowed, TLS organisation mismatch)
     FAILED_AUTHENTICATION = "FailedAuthentication"
     # "The signature or decryption was invalid" (digest or signature value mismatch)
     FAILED_CHECK = "FailedCheck"
     # "Referenced security token could not be retrieved" (no assertion in the header)
-    SECURITY_TOKEN_UNAVAILABLE = "SecurityTokenUnavailable"
+    SECURITY_TOKEN_UNAVAILABLE = "SecurityTokenUnavailable"  # noqa: S105 - a fault code
     # "An unsupported signature or encryption algorithm was used" (e.g. SHA-1 not allowed)
     UNSUPPORTED_ALGORITHM = "UnsupportedAlgorithm"
     # "The message has expired" (wsu:Timestamp outside its window)

@@ -41,7 +41,8 @@ class PurposeOfUsePolicy:
     def decide(self, purpose: PurposeOfUse) -> PolicyDecision:
         if purpose in self.allowed:
             return ALLOW
-        return PolicyDecision(allowed=False, reason="purpose of use not permitted by this responder",
+        return PolicyDecision(allowed=False,
+                              reason="purpose of use not permitted by this responder",
                               fault=WsSecurityFault.FAILED_AUTHENTICATION)
 
 

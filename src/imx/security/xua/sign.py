@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
-from signxml import (
+from signxml.algorithms import (
     CanonicalizationMethod,
     DigestAlgorithm,
+    SignatureConstructionMethod,
     SignatureMethod,
-    XMLSigner,
 )
-from signxml.algorithms import SignatureConstructionMethod
+from signxml.signer import XMLSigner
 
 from imx.security.xua.attributes import NS
 
@@ -86,7 +86,7 @@ def sign_assertion(assertion: etree._Element, *, key: rsa.RSAPrivateKey,
 
 _WSSE = NS["wsse"]
 _WSSE11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
-_SAML_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"
+_SAML_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"  # noqa: S105
 _SAML_ID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLID"
 
 

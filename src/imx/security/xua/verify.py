@@ -30,8 +30,9 @@ import cryptography.exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
-from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, SignXMLException
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from imx.errors import MalformedMessageError
 from imx.security.xua.assertion import parse_instant
@@ -114,7 +115,7 @@ def _count_ids(element: etree._Element, value: str) -> int:
     matches any attribute named ID, Id or id, in any namespace)."""
     count = element.getroottree().getroot().xpath(
         "count(//@*[local-name()='ID' or local-name()='Id' or local-name()='id'][.=$v])", v=value)
-    return int(count)
+    return int(count) if isinstance(count, float) else -1
 
 
 def _locate(security: etree._Element) -> etree._Element:
@@ -214,10 +215,10 @@ def _signxml_verify(detached: etree._Element, cert: x509.Certificate, *, id_attr
             AttributeError, KeyError, IndexError, etree.LxmlError) as exc:
         # Hostile signatures reach odd corners of signxml; every one is a failed check.
         raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
-    signed = result.signed_xml  # type: ignore[union-attr]
+    signed = None if isinstance(result, list) else result.signed_xml  # one reference expected
     if signed is None:
         raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
-    return signed  # type: ignore[no-any-return]
+    return signed
 
 
 def _detached(element: etree._Element) -> etree._Element:
@@ -270,14 +271,15 @@ def _check_timestamp_signature(security: etree._Element, signed: etree._Element,
         return
     timestamp = security.find(f"{{{_WSU}}}Timestamp")
     timestamp_id = timestamp.get(f"{{{_WSU}}}Id") if timestamp is not None else None
-    if len(signatures) > 1 or not timestamp_id or _count_ids(security, timestamp_id) != 1:
+    if (timestamp is None or len(signatures) > 1 or not timestamp_id
+            or _count_ids(security, timestamp_id) != 1):
         raise SecurityHeaderError("one signature over one identified wsu:Timestamp expected",
                                   fault=Fault.INVALID_SECURITY)
     _check_references(signatures[0], timestamp_id, what="the wsu:Timestamp")
     cert = _confirmation_certificate(signed, leaf, now)
     # Only the Timestamp and the Signature: exc-c14n output does not depend on siblings, and
     # signxml re-parses its input several times, so leaving the assertion out halves the work.
-    minimal = etree.Element(security.tag, nsmap=security.nsmap)
+    minimal = etree.Element(security.tag)
     minimal.extend([copy.deepcopy(timestamp), copy.deepcopy(signatures[0])])
     signed_timestamp = _signxml_verify(_detached(minimal), cert, id_attribute="Id", trust=trust,
                                        now=now, validate_schema=True)

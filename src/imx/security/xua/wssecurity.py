@@ -45,7 +45,7 @@ class SecurityHeader:
 
 def build_security_header(user: UserContext, signing_key: rsa.RSAPrivateKey,
                           signing_cert_chain: Sequence[x509.Certificate], now: dt.datetime,
-                          ttl: dt.timedelta, *, quirks: SigningQuirks = SigningQuirks(),
+                          ttl: dt.timedelta, *, quirks: SigningQuirks | None = None,
                           holder_of_key: bool = True) -> etree._Element:
     """Build ``wsse:Security`` (mustUnderstand) with a Timestamp and a signed assertion.
 
@@ -63,6 +63,7 @@ def build_security_header(user: UserContext, signing_key: rsa.RSAPrivateKey,
     Returns:
         The header block, to append to soap:Header.
     """
+    quirks = quirks or SigningQuirks()
     security = etree.Element(_SECURITY, nsmap={"wsse": _WSSE, "wsu": _WSU, "soap": NS["soap"]})
     security.set(f"{{{NS['soap']}}}mustUnderstand", "true")
     timestamp = etree.SubElement(security, _TIMESTAMP)
