@@ -154,13 +154,21 @@ def _signature(assertion: etree._Element) -> etree._Element:
     return signatures[0]
 
 
+def _load_certificate(base64_der: str) -> x509.Certificate:
+    """Parse a certificate completely now: cryptography decodes fields lazily, and a damaged
+    issuer or extension would otherwise raise ValueError in the middle of a later check."""
+    cert = x509.load_der_x509_certificate(base64.b64decode("".join(base64_der.split()),
+                                                           validate=True))
+    _ = (cert.issuer, cert.subject, cert.public_key(), cert.extensions,
+         cert.not_valid_before_utc, cert.not_valid_after_utc, cert.subject.rfc4514_string())
+    return cert
+
+
 def _certificates(signature: etree._Element) -> list[x509.Certificate]:
     texts = signature.findall(f"{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/{{{_DS}}}X509Certificate")
     try:
-        certs = [x509.load_der_x509_certificate(base64.b64decode("".join((t.text or "").split()),
-                                                                 validate=True))
-                 for t in texts]
-    except (ValueError, binascii.Error) as exc:
+        certs = [_load_certificate(t.text or "") for t in texts]
+    except (ValueError, binascii.Error, cryptography.exceptions.UnsupportedAlgorithm) as exc:
         raise SecurityHeaderError("the signature's X.509 certificate cannot be read",
                                   fault=Fault.INVALID_SECURITY_TOKEN) from exc
     if not certs:
@@ -248,9 +256,8 @@ def _confirmation_certificate(signed: etree._Element, leaf: x509.Certificate,
     if not text:
         return leaf
     try:
-        cert = x509.load_der_x509_certificate(base64.b64decode("".join(text.split()),
-                                                               validate=True))
-    except (ValueError, binascii.Error) as exc:
+        cert = _load_certificate(text)
+    except (ValueError, binascii.Error, cryptography.exceptions.UnsupportedAlgorithm) as exc:
         raise SecurityHeaderError("the confirmation certificate cannot be read",
                                   fault=Fault.INVALID_SECURITY_TOKEN) from exc
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
