@@ -237,7 +237,10 @@ class DirectoryStore:
             for table in (self.t.organization, self.t.endpoint, self.t.organization_endpoint):
                 await conn.execute(sa.delete(table))
         await self._replace_endpoints(conn, endpoints)
-        batch = {parse_organization(r).id: r for r in organizations}
+        batch: dict[str, tuple[OrganizationEntry, dict[str, Any]]] = {}
+        for r in organizations:
+            entry = parse_organization(r)
+            batch[entry.id] = (entry, r)
         # Organisations outside the batch that reference a changed endpoint: re-index.
         changed = [parse_endpoint(r).id for r in endpoints]
         link, o = self.t.organization_endpoint, self.t.organization
@@ -247,7 +250,8 @@ class DirectoryStore:
                 .where(link.c.endpoint_id.in_(changed[i:i + _CHUNK])))
             for r in owners:
                 owner = json.loads(r.resource)
-                batch.setdefault(parse_organization(owner).id, owner)
+                entry = parse_organization(owner)
+                batch.setdefault(entry.id, (entry, owner))
         await self._replace_organizations(conn, list(batch.values()))
 
     async def _replace_endpoints(self, conn: AsyncConnection,
@@ -273,9 +277,11 @@ class DirectoryStore:
         if values:
             await conn.execute(sa.insert(table), values)
 
-    async def _replace_organizations(self, conn: AsyncConnection,
-                                     resources: list[dict[str, Any]]) -> None:
-        entries = [parse_organization(r) for r in resources]
+    async def _replace_organizations(
+        self, conn: AsyncConnection, items: list[tuple[OrganizationEntry, dict[str, Any]]]
+    ) -> None:
+        entries = [entry for entry, _ in items]
+        resources = [resource for _, resource in items]
         wanted = sorted({x for entry in entries for x in entry.endpoint_references})
         referenced: dict[str, EndpointEntry] = {}
         e = self.t.endpoint
