@@ -65,11 +65,25 @@ def _serve(workdir: Path, db: Path) -> Iterator[tuple[str, subprocess.Popen[byte
     cfg = workdir / "imx.toml"
     cfg.write_text(f'[storage]\ndata_dir = "{workdir / "data"}"\n')
     proc = subprocess.Popen(
-        [sys.executable, "-m", "imx", "directory", "serve", "--config", str(cfg),
-         "--database-url", f"sqlite+aiosqlite:///{db}", "--port", str(port),
-         "--admin-token-sha256", hash_token(ADMIN)],
-        stdout=subprocess.DEVNULL, stderr=(workdir / "serve.log").open("wb"),
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "imx",
+            "directory",
+            "serve",
+            "--config",
+            str(cfg),
+            "--database-url",
+            f"sqlite+aiosqlite:///{db}",
+            "--port",
+            str(port),
+            "--admin-token-sha256",
+            hash_token(ADMIN),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "serve.log").open("wb"),
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -97,17 +111,23 @@ async def _query_ms(cache: DirectoryCache, *, prefilter: bool) -> float:
     for _ in range(15):
         t0 = time.perf_counter()
         if prefilter:
-            found = await cache.find_communities(transaction="RAD-75", near_postal_code="10001",
-                                                 radius_miles=50)
+            found = await cache.find_communities(
+                transaction="RAD-75", near_postal_code="10001", radius_miles=50
+            )
         else:  # every row through Python haversine: what the index saves
             from imx.directory.geo import haversine_miles, postal_code_centroid
 
             center = postal_code_centroid("10001")
             assert center is not None
             matches = await cache.store.match_organizations(
-                DirectorySearch(transactions=frozenset({"RAD-75"}), active=True, count=N))
-            found = [m for m in matches if m.row.latitude is not None
-                     and haversine_miles(center, (m.row.latitude, m.row.longitude or 0)) <= 50]
+                DirectorySearch(transactions=frozenset({"RAD-75"}), active=True, count=N)
+            )
+            found = [
+                m
+                for m in matches
+                if m.row.latitude is not None
+                and haversine_miles(center, (m.row.latitude, m.row.longitude or 0)) <= 50
+            ]
         runs.append((time.perf_counter() - t0) * 1000)
         assert found
     return round(statistics.median(runs), 1)
@@ -135,8 +155,11 @@ async def _bench(workdir: Path) -> dict[str, Any]:
         changed = dict(orgs[1234])
         changed["name"] = changed["name"] + " (renamed)"
         async with httpx.AsyncClient(base_url=url) as http:
-            response = await http.put(f"/Organization/{changed['id']}", json=changed,
-                                      headers={"Authorization": f"Bearer {ADMIN}"})
+            response = await http.put(
+                f"/Organization/{changed['id']}",
+                json=changed,
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            )
             response.raise_for_status()
         client = DirectoryClient(url)
         incremental_runs = []
@@ -149,8 +172,9 @@ async def _bench(workdir: Path) -> dict[str, Any]:
         assert renamed is not None and renamed.name.endswith("(renamed)")
     indexed_ms = await _query_ms(cache, prefilter=True)
     scan_ms = await _query_ms(cache, prefilter=False)
-    found = await cache.find_communities(transaction="RAD-75", near_postal_code="10001",
-                                         radius_miles=50)
+    found = await cache.find_communities(
+        transaction="RAD-75", near_postal_code="10001", radius_miles=50
+    )
     await cache.close()
     return {
         "organizations": N,
@@ -226,8 +250,11 @@ def render() -> None:
         text = head + block + rest.split(END, 1)[1]
     else:  # first run: before the generated block other benchmarks own
         marker = "<!-- bench:start -->"
-        text = text.replace(marker, block + "\n\n" + marker, 1) if marker in text \
+        text = (
+            text.replace(marker, block + "\n\n" + marker, 1)
+            if marker in text
             else text + "\n" + block + "\n"
+        )
     DOC.write_text(text)
 
 

@@ -52,8 +52,9 @@ class DirectoryThread:
         for resource in self._resources:
             await store.put(resource)
         app = build_directory_app(store, Authenticator(store, admin_token_sha256=hash_token(ADMIN)))
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                                     log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
         serve = asyncio.create_task(self._server.serve())
         while not self._server.started:
             await asyncio.sleep(0.01)
@@ -78,17 +79,28 @@ class DirectoryThread:
 
 
 def _resources() -> list[dict[str, Any]]:
-    gw = build_endpoint(endpoint_id=f"{NET}-rad-75", transaction="RAD-75",
-                        address="https://net.example/rad-75", organization_oid=NET)
-    net = build_organization(oid=NET, name="Hospital Niño Jesús Ñandutí", city="Newark", state="NJ",
-                             postal_code="07102", endpoint_ids=[gw["id"]])
+    gw = build_endpoint(
+        endpoint_id=f"{NET}-rad-75",
+        transaction="RAD-75",
+        address="https://net.example/rad-75",
+        organization_oid=NET,
+    )
+    net = build_organization(
+        oid=NET,
+        name="Hospital Niño Jesús Ñandutí",
+        city="Newark",
+        state="NJ",
+        postal_code="07102",
+        endpoint_ids=[gw["id"]],
+    )
     return [net, gw, *generate_organizations(120, seed=4)]
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DirectoryThread]:
-    with DirectoryThread(tmp_path_factory.mktemp("dir") / "directory.sqlite",
-                         _resources()) as server:
+    with DirectoryThread(
+        tmp_path_factory.mktemp("dir") / "directory.sqlite", _resources()
+    ) as server:
         yield server
 
 
@@ -102,8 +114,11 @@ def test_fhirpy_reads_searches_and_pages(served: DirectoryThread) -> None:
     assert [o["id"] for o in found] == [NET]
     everything = client.resources("Organization").limit(50).fetch_all()  # follows "next"
     assert len(everything) == 121 and len({o["id"] for o in everything}) == 121
-    near = client.resources("Organization").search(
-        **{"near-postalcode": "07102", "near-distance": "5", "transaction": "RAD-75"}).fetch()
+    near = (
+        client.resources("Organization")
+        .search(**{"near-postalcode": "07102", "near-distance": "5", "transaction": "RAD-75"})
+        .fetch()
+    )
     assert NET in [o["id"] for o in near]
     endpoints = client.resources("Endpoint").search(organization=NET).fetch()
     assert [e["address"] for e in endpoints] == ["https://net.example/rad-75"]
@@ -130,12 +145,14 @@ def test_fhirclient_reads_and_searches(served: DirectoryThread) -> None:
     org = Organization.read(NET, smart.server)
     assert org.name == "Hospital Niño Jesús Ñandutí"
     assert org.address[0].postalCode == "07102"
-    results = list(Organization.where(struct={"address-state": "NJ", "_count": "200"}
-                                 ).perform_resources_iter(smart.server))
+    results = list(
+        Organization.where(struct={"address-state": "NJ", "_count": "200"}).perform_resources_iter(
+            smart.server
+        )
+    )
     assert NET in [o.id for o in results]
     assert all(o.address[0].state == "NJ" for o in results)
-    [endpoint] = Endpoint.where(struct={"organization": NET}).perform_resources_iter(
-        smart.server)
+    [endpoint] = Endpoint.where(struct={"organization": NET}).perform_resources_iter(smart.server)
     assert endpoint.connectionType.code == "ihe-xca"
 
 
@@ -143,6 +160,8 @@ def test_raw_answers_parse_strictly(served: DirectoryThread) -> None:
     import httpx
 
     with httpx.Client(base_url=served.url) as http:
-        for params in ({"_include": "Organization:endpoint", "_count": "30"},
-                       {"near": "40.73|-74.17|20|mi_us"}):
+        for params in (
+            {"_include": "Organization:endpoint", "_count": "30"},
+            {"near": "40.73|-74.17|20|mi_us"},
+        ):
             Bundle.model_validate(http.get("/Organization", params=params).json())

@@ -28,7 +28,7 @@ from imx.directory.bundles import (
 )
 from imx.directory.resources import parse_endpoint, parse_organization
 from imx.directory.search import parse_instant, parse_search, to_microseconds
-from imx.directory.store import DirectoryStore, format_instant
+from imx.directory.store import DirectoryStore
 from imx.directory.tokens import Authenticator
 from imx.errors import (
     GatewayError,
@@ -68,8 +68,9 @@ _STATUS: dict[type[BaseException], tuple[int, str]] = {
 }
 
 
-def _fhir(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
-          ) -> JSONResponse:
+def _fhir(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
@@ -85,8 +86,11 @@ async def _error(request: Request, exc: Exception) -> Response:
     else:
         status, code = 500, "exception"
     if status >= 500:
-        log.error("directory request failed", exc_info=exc,
-                  extra={"path": request.url.path, "method": request.method})
+        log.error(
+            "directory request failed",
+            exc_info=exc,
+            extra={"path": request.url.path, "method": request.method},
+        )
     detail = exc.detail if isinstance(exc, GatewayError) else "internal error"
     headers = {"WWW-Authenticate": 'Bearer realm="imx-directory"'} if status == 401 else None
     return _fhir(operation_outcome(code, detail or code), status, headers)
@@ -111,118 +115,167 @@ def _identity_inputs(request: Request) -> tuple[str | None, str | None]:
     return request.headers.get("authorization"), subject if isinstance(subject, str) else None
 
 
-def build_directory_app(store: DirectoryStore, authenticator: Authenticator) -> Starlette:
-    """An ASGI app serving the directory at its root (mount it under ``/directory/fhir``)."""
+class _Handlers:
+    """The request handlers, sharing the store and the authenticator."""
 
-    async def metadata(request: Request) -> Response:
-        return _fhir(capability_statement(base=_base(request), now=_now(),
-                                          software_version=__version__))
+    def __init__(self, store: DirectoryStore, authenticator: Authenticator) -> None:
+        self.store = store
+        self.auth = authenticator
 
-    async def search(request: Request) -> Response:
+    async def metadata(self, request: Request) -> Response:
+        return _fhir(
+            capability_statement(base=_base(request), now=_now(), software_version=__version__)
+        )
+
+    async def search(self, request: Request) -> Response:
         kind = _resource_type(request)
         params = list(request.query_params.multi_items())
         s = parse_search(params, resource_type=kind)
-        page = await store.search(kind, s)
-        return _fhir(searchset_bundle(
-            base=_base(request), resource_type=kind, params=params, total=page.total,
-            start=s.start, count=s.count, resources=page.resources, included=page.included,
-            now=_now()))
+        page = await self.store.search(kind, s)
+        return _fhir(
+            searchset_bundle(
+                base=_base(request),
+                resource_type=kind,
+                params=params,
+                total=page.total,
+                start=s.start,
+                count=s.count,
+                resources=page.resources,
+                included=page.included,
+                now=_now(),
+            )
+        )
 
-    async def read(request: Request) -> Response:
+    async def read(self, request: Request) -> Response:
         kind = _resource_type(request)
-        resource = await store.read(kind, request.path_params["id"])
+        resource = await self.store.read(kind, request.path_params["id"])
         if resource is None:
             raise NotFoundError(f"{kind}/{request.path_params['id'][:64]} is not known")
         return _fhir(resource, headers=_version_headers(resource))
 
-    async def vread(request: Request) -> Response:
+    async def vread(self, request: Request) -> Response:
         kind = _resource_type(request)
         version = request.path_params["version"]
-        resource = (await store.read_version(kind, request.path_params["id"], int(version))
-                    if version.isdigit() else None)
+        resource = (
+            await self.store.read_version(kind, request.path_params["id"], int(version))
+            if version.isdigit()
+            else None
+        )
         if resource is None:
             raise NotFoundError("no such version")
         return _fhir(resource, headers=_version_headers(resource))
 
-    async def history(request: Request) -> Response:
+    async def history(self, request: Request) -> Response:
         kind = _resource_type(request)
         since = request.query_params.get("_since")
         since_us = to_microseconds(parse_instant(since)) if since else 0
-        s = parse_search([(k, v) for k, v in request.query_params.multi_items()
-                          if k in ("_count", "_start")], resource_type=kind)
-        total, resources = await store.history(kind, request.path_params.get("id"),
-                                               since_us=since_us, start=s.start, count=s.count)
+        s = parse_search(
+            [(k, v) for k, v in request.query_params.multi_items() if k in ("_count", "_start")],
+            resource_type=kind,
+        )
+        total, resources = await self.store.history(
+            kind, request.path_params.get("id"), since_us=since_us, start=s.start, count=s.count
+        )
         if request.path_params.get("id") and total == 0:
             raise NotFoundError(f"{kind} is not known")
-        return _fhir(history_bundle(base=_base(request), total=total, resources=resources,
-                                    now=_now()))
+        return _fhir(
+            history_bundle(base=_base(request), total=total, resources=resources, now=_now())
+        )
 
-    async def update(request: Request) -> Response:
+    async def update(self, request: Request) -> Response:
         kind = _resource_type(request)
         resource = await _body(request, kind)
         resource_id = request.path_params["id"]
         if resource.get("id") != resource_id:
             raise ConflictError("the resource id must equal the id in the URL")
-        return await _write(request, kind, resource, creating=False)
+        return await self._write(request, kind, resource, creating=False)
 
-    async def create(request: Request) -> Response:
+    async def create(self, request: Request) -> Response:
         kind = _resource_type(request)
         resource = await _body(request, kind)
         if kind == "Organization":
             resource["id"] = parse_organization({**resource, "id": ""}).id
         else:
             resource["id"] = str(uuid.uuid4())
-        return await _write(request, kind, resource, creating=True)
+        return await self._write(request, kind, resource, creating=True)
 
-    async def _write(request: Request, kind: str, resource: dict[str, Any], *,
-                     creating: bool) -> Response:
+    async def _write(
+        self, request: Request, kind: str, resource: dict[str, Any], *, creating: bool
+    ) -> Response:
         authorization, subject = _identity_inputs(request)
-        identity = await authenticator.identify(authorization=authorization,
-                                                certificate_subject=subject)
-        before = await store.read(kind, resource["id"])
+        identity = await self.auth.identify(
+            authorization=authorization, certificate_subject=subject
+        )
+        before = await self.store.read(kind, resource["id"])
         if creating and before is not None:
             raise ConflictError(f"{kind}/{resource['id']} exists: update it with PUT")
-        await _authorize(identity, kind, resource, before)
-        stored, created = await store.put(resource)
-        log.info("directory write", extra={"resource_type": kind, "id": stored["id"],
-                                           "by": identity.organization if identity else "",
-                                           "version": stored["meta"]["versionId"]})
+        await self._authorize(identity, kind, resource, before)
+        stored, created = await self.store.put(resource)
+        log.info(
+            "directory write",
+            extra={
+                "resource_type": kind,
+                "id": stored["id"],
+                "by": identity.organization if identity else "",
+                "version": stored["meta"]["versionId"],
+            },
+        )
         headers = _version_headers(stored)
-        headers["Location"] = (f"{_base(request)}/{kind}/{stored['id']}/_history/"
-                               f"{stored['meta']['versionId']}")
+        headers["Location"] = (
+            f"{_base(request)}/{kind}/{stored['id']}/_history/{stored['meta']['versionId']}"
+        )
         return _fhir(stored, 201 if created else 200, headers)
 
-    async def _authorize(identity: Identity | None, kind: str, resource: dict[str, Any],
-                         before: dict[str, Any] | None) -> None:
+    async def _authorize(
+        self,
+        identity: Identity | None,
+        kind: str,
+        resource: dict[str, Any],
+        before: dict[str, Any] | None,
+    ) -> None:
         if identity is None:
             raise AuthenticationRequiredError("writes need an API token or a client certificate")
         if kind == "Organization":
             entry = parse_organization(resource)
-            after = {entry.id} | await store.owners([entry.part_of, entry.managing_organization])
-            owners_before = await store.owners([entry.id]) if before is not None else None
+            after = {entry.id} | await self.store.owners(
+                [entry.part_of, entry.managing_organization]
+            )
+            owners_before = await self.store.owners([entry.id]) if before is not None else None
         else:
             endpoint = parse_endpoint(resource)
-            after = await store.owners([endpoint.managing_organization])
-            owners_before = (await store.owners([parse_endpoint(before).managing_organization])
-                             if before is not None else None)
+            after = await self.store.owners([endpoint.managing_organization])
+            owners_before = (
+                await self.store.owners([parse_endpoint(before).managing_organization])
+                if before is not None
+                else None
+            )
         check_write(identity, owners_before=owners_before, owners_after=after)
 
-    async def delete(request: Request) -> Response:
+    async def delete(self, request: Request) -> Response:
         # Sequoia directory: no DELETE; deactivate by PUT with active=false (SPEC-NOTES §7.1).
-        return _fhir(operation_outcome(
-            "not-supported", "no DELETE: PUT the resource with active=false (Endpoint: status=off)"
-        ), 405, {"Allow": "GET, PUT"})
+        return _fhir(
+            operation_outcome(
+                "not-supported",
+                "no DELETE: PUT the resource with active=false (Endpoint: status=off)",
+            ),
+            405,
+            {"Allow": "GET, PUT"},
+        )
 
+
+def build_directory_app(store: DirectoryStore, authenticator: Authenticator) -> Starlette:
+    """An ASGI app serving the directory at its root (mount it under ``/directory/fhir``)."""
+    h = _Handlers(store, authenticator)
     routes = [
-        Route("/metadata", metadata, methods=["GET"]),
-        Route("/{resource_type}/_history", history, methods=["GET"]),
-        Route("/{resource_type}", search, methods=["GET"]),
-        Route("/{resource_type}", create, methods=["POST"]),
-        Route("/{resource_type}/{id}", read, methods=["GET"]),
-        Route("/{resource_type}/{id}", update, methods=["PUT"]),
-        Route("/{resource_type}/{id}", delete, methods=["DELETE"]),
-        Route("/{resource_type}/{id}/_history", history, methods=["GET"]),
-        Route("/{resource_type}/{id}/_history/{version}", vread, methods=["GET"]),
+        Route("/metadata", h.metadata, methods=["GET"]),
+        Route("/{resource_type}/_history", h.history, methods=["GET"]),
+        Route("/{resource_type}", h.search, methods=["GET"]),
+        Route("/{resource_type}", h.create, methods=["POST"]),
+        Route("/{resource_type}/{id}", h.read, methods=["GET"]),
+        Route("/{resource_type}/{id}", h.update, methods=["PUT"]),
+        Route("/{resource_type}/{id}", h.delete, methods=["DELETE"]),
+        Route("/{resource_type}/{id}/_history", h.history, methods=["GET"]),
+        Route("/{resource_type}/{id}/_history/{version}", h.vread, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={GatewayError: _error, Exception: _error})
 

@@ -62,9 +62,7 @@ def token_from_header(authorization: str | None) -> str | None:
     return None
 
 
-def identity_from_certificate(
-    subject: str | None, subjects: Mapping[str, str]
-) -> Identity | None:
+def identity_from_certificate(subject: str | None, subjects: Mapping[str, str]) -> Identity | None:
     """The organisation a verified client certificate's RFC 4514 subject is mapped to."""
     if subject and subject in subjects:
         return Identity(organization=subjects[subject], via="certificate")

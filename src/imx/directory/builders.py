@@ -28,13 +28,17 @@ def build_endpoint(
     """An Endpoint serving ``transaction`` (a routing key of ``codes.TRANSACTION_CODES``)."""
     code, connection_type, name = codes.TRANSACTION_CODES[transaction]
     extensions: list[dict[str, Any]] = [
-        {"url": codes.EXT_TRANSACTION,
-         "valueCodeableConcept": _concept(codes.TRANSACTION_CODES_SYSTEM, code)},
+        {
+            "url": codes.EXT_TRANSACTION,
+            "valueCodeableConcept": _concept(codes.TRANSACTION_CODES_SYSTEM, code),
+        },
         {"url": codes.EXT_VERSION, "valueString": "2.0"},
     ]
     extensions += [
-        {"url": codes.EXT_PURPOSES_OF_USE,
-         "valueCodeableConcept": _concept(codes.PURPOSE_OF_USE_SYSTEM, p)}
+        {
+            "url": codes.EXT_PURPOSES_OF_USE,
+            "valueCodeableConcept": _concept(codes.PURPOSE_OF_USE_SYSTEM, p),
+        }
         for p in purposes_of_use
     ]
     return {
@@ -46,9 +50,13 @@ def build_endpoint(
         "name": name,
         "managingOrganization": {"reference": f"Organization/{organization_oid}"},
         "payloadType": [_concept("urn:oid:1.3.6.1.4.1.19376.1.2.3", "urn:ihe:iti:xds-b:2007")],
-        "payloadMimeType": ["application/soap+xml"] if connection_type.startswith("ihe")
-        else ["application/dicom+json" if connection_type.startswith("dicom")
-              else "application/fhir+json"],
+        "payloadMimeType": ["application/soap+xml"]
+        if connection_type.startswith("ihe")
+        else [
+            "application/dicom+json"
+            if connection_type.startswith("dicom")
+            else "application/fhir+json"
+        ],
         "address": address,
     }
 
@@ -74,31 +82,52 @@ def build_organization(
     org: dict[str, Any] = {
         "resourceType": "Organization",
         "id": oid,
-        "identifier": [{
-            "use": "official",
-            "type": _concept(codes.IDENTIFIER_CODES_SYSTEM, codes.HCID),
-            "system": "urn:ietf:rfc:3986",
-            "value": f"urn:oid:{oid}",
-        }],
+        "identifier": [
+            {
+                "use": "official",
+                "type": _concept(codes.IDENTIFIER_CODES_SYSTEM, codes.HCID),
+                "system": "urn:ietf:rfc:3986",
+                "value": f"urn:oid:{oid}",
+            }
+        ],
         "active": active,
         "type": [_concept(f"{codes.SEQUOIA}/CodeSystem/OrganizationType", organization_type)],
         "name": name,
     }
     extensions: list[dict[str, Any]] = [
-        {"url": codes.EXT_DOMAINS,
-         "valueCoding": {"system": f"{codes.SEQUOIA}/CodeSystem/Domains", "code": "CQ"}}]
+        {
+            "url": codes.EXT_DOMAINS,
+            "valueCoding": {"system": f"{codes.SEQUOIA}/CodeSystem/Domains", "code": "CQ"},
+        }
+    ]
     if managing_organization:
-        extensions.append({"url": codes.EXT_MANAGING_ORG,
-                           "valueReference": {"reference": f"Organization/{managing_organization}"}})
+        extensions.append(
+            {
+                "url": codes.EXT_MANAGING_ORG,
+                "valueReference": {"reference": f"Organization/{managing_organization}"},
+            }
+        )
     org["extension"] = extensions
     contained: list[dict[str, Any]] = []
-    address: dict[str, Any] = {"line": lines or [], "city": city, "state": state,
-                               "postalCode": postal_code, "country": "US"}
+    address: dict[str, Any] = {
+        "line": lines or [],
+        "city": city,
+        "state": state,
+        "postalCode": postal_code,
+        "country": "US",
+    }
     if latitude is not None and longitude is not None:
-        contained.append({"resourceType": "Location", "id": "OrgLoc", "status": "active",
-                          "position": {"latitude": latitude, "longitude": longitude}})
-        address["extension"] = [{"url": codes.EXT_ORG_LOCATION,
-                                 "valueReference": {"reference": "#OrgLoc"}}]
+        contained.append(
+            {
+                "resourceType": "Location",
+                "id": "OrgLoc",
+                "status": "active",
+                "position": {"latitude": latitude, "longitude": longitude},
+            }
+        )
+        address["extension"] = [
+            {"url": codes.EXT_ORG_LOCATION, "valueReference": {"reference": "#OrgLoc"}}
+        ]
     if not address["line"]:
         del address["line"]
     org["address"] = [{k: v for k, v in address.items() if v != ""}]

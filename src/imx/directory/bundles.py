@@ -49,47 +49,88 @@ def searchset_bundle(
 ) -> dict[str, Any]:
     links = [{"relation": "self", "url": _link(base, resource_type, params, start, count)}]
     if count and start + count < total:
-        links.append({"relation": "next",
-                      "url": _link(base, resource_type, params, start + count, count)})
+        links.append(
+            {"relation": "next", "url": _link(base, resource_type, params, start + count, count)}
+        )
     if count and start > 0:
-        links.append({"relation": "previous",
-                      "url": _link(base, resource_type, params, max(0, start - count), count)})
+        links.append(
+            {
+                "relation": "previous",
+                "url": _link(base, resource_type, params, max(0, start - count), count),
+            }
+        )
     entries: list[dict[str, Any]] = []
     for resource, distance in resources:
         search: dict[str, Any] = {"mode": "match"}
         if distance is not None:
-            search["extension"] = [{"url": EXT_DISTANCE, "valueDistance": {
-                "value": round(distance, 3), "unit": "mi", "system": "http://unitsofmeasure.org",
-                "code": "[mi_i]"}}]
-        entries.append({"fullUrl": f"{base}/{resource['resourceType']}/{resource['id']}",
-                        "resource": resource, "search": search})
-    entries += [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
-                 "search": {"mode": "include"}} for r in included]
+            search["extension"] = [
+                {
+                    "url": EXT_DISTANCE,
+                    "valueDistance": {
+                        "value": round(distance, 3),
+                        "unit": "mi",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "[mi_i]",
+                    },
+                }
+            ]
+        entries.append(
+            {
+                "fullUrl": f"{base}/{resource['resourceType']}/{resource['id']}",
+                "resource": resource,
+                "search": search,
+            }
+        )
+    entries += [
+        {
+            "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "include"},
+        }
+        for r in included
+    ]
     bundle: dict[str, Any] = {
-        "resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"lastUpdated": now},
-        "type": "searchset", "total": total, "link": links,
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": now},
+        "type": "searchset",
+        "total": total,
+        "link": links,
     }
     if entries:
         bundle["entry"] = entries
     return bundle
 
 
-def history_bundle(*, base: str, total: int, resources: list[dict[str, Any]],
-                   now: str) -> dict[str, Any]:
+def history_bundle(
+    *, base: str, total: int, resources: list[dict[str, Any]], now: str
+) -> dict[str, Any]:
     entries = []
     for r in resources:
         version = r.get("meta", {}).get("versionId", "1")
         url = f"{r['resourceType']}/{r['id']}"
-        entries.append({
-            "fullUrl": f"{base}/{url}", "resource": r,
-            "request": {"method": "PUT" if version != "1" else "POST",
-                        "url": url if version != "1" else r["resourceType"]},
-            "response": {"status": "200 OK" if version != "1" else "201 Created",
-                         "etag": f'W/"{version}"',
-                         "lastModified": r.get("meta", {}).get("lastUpdated")},
-        })
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "id": str(uuid.uuid4()),
-                              "meta": {"lastUpdated": now}, "type": "history", "total": total}
+        entries.append(
+            {
+                "fullUrl": f"{base}/{url}",
+                "resource": r,
+                "request": {
+                    "method": "PUT" if version != "1" else "POST",
+                    "url": url if version != "1" else r["resourceType"],
+                },
+                "response": {
+                    "status": "200 OK" if version != "1" else "201 Created",
+                    "etag": f'W/"{version}"',
+                    "lastModified": r.get("meta", {}).get("lastUpdated"),
+                },
+            }
+        )
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": now},
+        "type": "history",
+        "total": total,
+    }
     if entries:
         bundle["entry"] = entries
     return bundle
@@ -104,9 +145,12 @@ _ORG_PARAMS = [
     ("address-state", "string", "Starts with"),
     ("partof", "reference", "Facilities of a network"),
     ("active", "token", "true or false"),
-    ("transaction", "token",
-     "Serves a responding transaction, own or inherited gateway: ITI-55, ITI-38, ITI-39, "
-     "RAD-75 (XCA-I), RAD-69, DICOMweb, FHIR; Sequoia codes such as 'XCA-I RAD-75' accepted"),
+    (
+        "transaction",
+        "token",
+        "Serves a responding transaction, own or inherited gateway: ITI-55, ITI-38, ITI-39, "
+        "RAD-75 (XCA-I), RAD-69, DICOMweb, FHIR; Sequoia codes such as 'XCA-I RAD-75' accepted",
+    ),
     ("connection-type", "token", "HL7 endpoint-connection-type of an endpoint it is reached by"),
     ("near", "special", "latitude|longitude|distance|unit (mi_us or km), as Location near"),
     ("near-postalcode", "string", "US ZIP whose centroid is the centre of a radius search"),
@@ -129,9 +173,18 @@ def capability_statement(*, base: str, now: str, software_version: str) -> dict[
             "versioning": "versioned",
             "readHistory": True,
             "updateCreate": True,
-            "interaction": [{"code": c} for c in
-                            ("read", "vread", "search-type", "create", "update",
-                             "history-instance", "history-type")],
+            "interaction": [
+                {"code": c}
+                for c in (
+                    "read",
+                    "vread",
+                    "search-type",
+                    "create",
+                    "update",
+                    "history-instance",
+                    "history-type",
+                )
+            ],
             "searchInclude": ["Organization:endpoint"] if kind == "Organization" else [],
             "searchParam": [{"name": n, "type": t, "documentation": d} for n, t, d in params],
         }
@@ -143,17 +196,27 @@ def capability_statement(*, base: str, now: str, software_version: str) -> dict[
         "publisher": "imx",
         "kind": "instance",
         "software": {"name": "imx participant directory", "version": software_version},
-        "implementation": {"description": "Participant directory (Sequoia/Carequality shapes)",
-                           "url": base},
+        "implementation": {
+            "description": "Participant directory (Sequoia/Carequality shapes)",
+            "url": base,
+        },
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "instantiates": [f"{codes.SEQUOIA}/CapabilityStatement/directory"],
-        "rest": [{
-            "mode": "server",
-            "documentation": "Paging with _start/_count (max 5000). No DELETE: PUT active=false.",
-            "security": {"description": "Writes: Authorization: Bearer <token> (or api-key "
-                                        "<token>) or a client certificate mapped to an OID."},
-            "resource": [resource("Organization", _ORG_PARAMS),
-                         resource("Endpoint", _ENDPOINT_PARAMS)],
-        }],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "Paging with _start/_count (max 5000). No DELETE: PUT active=false."
+                ),
+                "security": {
+                    "description": "Writes: Authorization: Bearer <token> (or api-key "
+                    "<token>) or a client certificate mapped to an OID."
+                },
+                "resource": [
+                    resource("Organization", _ORG_PARAMS),
+                    resource("Endpoint", _ENDPOINT_PARAMS),
+                ],
+            }
+        ],
     }

@@ -36,8 +36,11 @@ class DirectoryCache:
     @classmethod
     async def open(cls, path: Path | str) -> DirectoryCache:
         """Open (creating if needed) the cache file; ``:memory:`` for tests."""
-        url = ("sqlite+aiosqlite://" if str(path) == ":memory:"
-               else f"sqlite+aiosqlite:///{Path(path).resolve()}")
+        url = (
+            "sqlite+aiosqlite://"
+            if str(path) == ":memory:"
+            else f"sqlite+aiosqlite:///{Path(path).resolve()}"
+        )
         store = DirectoryStore(create_engine(url))
         await store.create_tables()
         return cls(store)
@@ -83,8 +86,9 @@ class DirectoryCache:
             if center is None:
                 raise MalformedMessageError("near_postal_code is not a known US ZIP code")
         if center is not None:
-            fields.update(near=center, radius_miles=radius_miles or DEFAULT_RADIUS_MILES,
-                          sort="distance")
+            fields.update(
+                near=center, radius_miles=radius_miles or DEFAULT_RADIUS_MILES, sort="distance"
+            )
         else:
             fields["sort"] = "name"
         matches = await self.store.match_organizations(DirectorySearch(**fields))

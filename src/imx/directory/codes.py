@@ -104,8 +104,13 @@ def routing_key(*, transaction_code: str | None, connection_type: str | None) ->
 
 def parse_transaction_param(value: str) -> str | None:
     """A search value (``RAD-75``, ``XCA-I RAD-75``, ``xca-i``, ``dicomweb``) as a routing key."""
-    aliases = {"XCPD": "ITI-55", "XCA-I": "RAD-75", "XDS-I": "RAD-69", "XCA-QUERY": "ITI-38",
-               "XCA-RETRIEVE": "ITI-39"}
+    aliases = {
+        "XCPD": "ITI-55",
+        "XCA-I": "RAD-75",
+        "XDS-I": "RAD-69",
+        "XCA-QUERY": "ITI-38",
+        "XCA-RETRIEVE": "ITI-39",
+    }
     upper = value.strip().upper()
     if upper in aliases:
         return aliases[upper]

@@ -17,8 +17,8 @@ import zipcodes
 __all__ = [
     "EARTH_RADIUS_MILES",
     "BoundingBox",
-    "bounding_box",
     "all_postal_codes",
+    "bounding_box",
     "haversine_miles",
     "postal_code_centroid",
 ]
@@ -62,8 +62,12 @@ def bounding_box(center: tuple[float, float], radius_miles: float) -> BoundingBo
     d = radius_miles / EARTH_RADIUS_MILES
     min_lat, max_lat = lat - math.degrees(d), lat + math.degrees(d)
     if max_lat >= 90 or min_lat <= -90:
-        return BoundingBox(min_latitude=max(min_lat, -90), max_latitude=min(max_lat, 90),
-                           min_longitude=-180, max_longitude=180)
+        return BoundingBox(
+            min_latitude=max(min_lat, -90),
+            max_latitude=min(max_lat, 90),
+            min_longitude=-180,
+            max_longitude=180,
+        )
     ratio = math.sin(d) / math.cos(math.radians(lat))
     dlon = 180.0 if ratio >= 1 else math.degrees(math.asin(ratio))
     min_lon, max_lon = lon - dlon, lon + dlon
@@ -73,14 +77,15 @@ def bounding_box(center: tuple[float, float], radius_miles: float) -> BoundingBo
         min_lon += 360
     if max_lon > 180:
         max_lon -= 360
-    return BoundingBox(min_latitude=min_lat, max_latitude=max_lat,
-                       min_longitude=min_lon, max_longitude=max_lon)
+    return BoundingBox(
+        min_latitude=min_lat, max_latitude=max_lat, min_longitude=min_lon, max_longitude=max_lon
+    )
 
 
 @lru_cache(maxsize=1)
 def _zip_table() -> list[dict[str, Any]]:
     # Loading the table costs ~1 s; do it once per process, on first use.
-    return list(zipcodes.list_all())
+    return list(zipcodes.list_all())  # type: ignore[no-untyped-call]
 
 
 @lru_cache(maxsize=1)

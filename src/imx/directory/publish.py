@@ -70,22 +70,44 @@ def node_entries(spec: PublishSpec) -> list[dict[str, Any]]:
         raise MalformedMessageError(f"no node path for {', '.join(unknown)}")
     base = spec.base_url.rstrip("/")
     endpoints = [
-        build_endpoint(endpoint_id=f"{oid}-{t.lower()}", transaction=t,
-                       address=base + NODE_PATHS[t], organization_oid=oid)
+        build_endpoint(
+            endpoint_id=f"{oid}-{t.lower()}",
+            transaction=t,
+            address=base + NODE_PATHS[t],
+            organization_oid=oid,
+        )
         for t in spec.transactions
     ]
     lat, lon = _position(spec.postal_code)
     org = build_organization(
-        oid=oid, name=spec.name, active=spec.active, city=spec.city, state=spec.state,
-        postal_code=spec.postal_code, latitude=lat, longitude=lon,
-        organization_type="Implementer", endpoint_ids=[e["id"] for e in endpoints])
+        oid=oid,
+        name=spec.name,
+        active=spec.active,
+        city=spec.city,
+        state=spec.state,
+        postal_code=spec.postal_code,
+        latitude=lat,
+        longitude=lon,
+        organization_type="Implementer",
+        endpoint_ids=[e["id"] for e in endpoints],
+    )
     out = [org, *endpoints]
     for f in spec.facilities:
         flat, flon = _position(f.postal_code)
-        out.append(build_organization(
-            oid=f.oid.removeprefix("urn:oid:"), name=f.name, active=f.active, city=f.city,
-            state=f.state, postal_code=f.postal_code, latitude=flat, longitude=flon,
-            part_of=oid, managing_organization=oid))
+        out.append(
+            build_organization(
+                oid=f.oid.removeprefix("urn:oid:"),
+                name=f.name,
+                active=f.active,
+                city=f.city,
+                state=f.state,
+                postal_code=f.postal_code,
+                latitude=flat,
+                longitude=flon,
+                part_of=oid,
+                managing_organization=oid,
+            )
+        )
     return out
 
 
@@ -93,8 +115,11 @@ async def publish(client: DirectoryClient, resources: list[dict[str, Any]]) -> l
     """PUT each resource (create or update); returns ``Type/id/_history/version`` lines."""
     done = []
     for resource in resources:
-        stored = await client.request("PUT", f"/{resource['resourceType']}/{resource['id']}",
-                                      json=resource)
-        done.append(f"{stored['resourceType']}/{stored['id']}/_history/"
-                    f"{stored.get('meta', {}).get('versionId', '?')}")
+        stored = await client.request(
+            "PUT", f"/{resource['resourceType']}/{resource['id']}", json=resource
+        )
+        done.append(
+            f"{stored['resourceType']}/{stored['id']}/_history/"
+            f"{stored.get('meta', {}).get('versionId', '?')}"
+        )
     return done

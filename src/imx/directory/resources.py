@@ -123,7 +123,9 @@ def _ref_oid(reference: Any, resource_type: str, what: str) -> str:
         return ""
     found = reference_id(_str(reference.get("reference")), resource_type)
     if found is None or not is_oid(found):
-        raise MalformedMessageError(f"{what} is not a reference to an OID-identified {resource_type}")
+        raise MalformedMessageError(
+            f"{what} is not a reference to an OID-identified {resource_type}"
+        )
     return found
 
 
@@ -238,7 +240,8 @@ def parse_organization(resource: Any) -> OrganizationEntry:
         for item in resource.get("contained") or []
         if isinstance(item, dict) and item.get("resourceType") == "Endpoint"
     )
-    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    meta_value = resource.get("meta")
+    meta: dict[str, Any] = meta_value if isinstance(meta_value, dict) else {}
     return OrganizationEntry(
         id=oid,
         name=name,

@@ -64,8 +64,11 @@ def screen_resources(
         except MalformedMessageError as exc:
             out.skip(f"Organization {_id(resource)}: {exc.detail}")
             continue
-        referenced = {i: e for i in org.endpoint_references
-                      if (e := endpoints.get(i) or cached_endpoint(i)) is not None}
+        referenced = {
+            i: e
+            for i in org.endpoint_references
+            if (e := endpoints.get(i) or cached_endpoint(i)) is not None
+        }
         row, problems = index_row(org, referenced)
         for problem in problems:
             if "referenced but not found" not in problem:  # already counted as an Endpoint
@@ -82,14 +85,16 @@ def drop_unreachable(screened: Screened, lookup: Callable[[str], IndexRow | None
         return screened.rows.get(oid) or lookup(oid)
 
     unreachable = {
-        oid for oid, row in screened.rows.items()
+        oid
+        for oid, row in screened.rows.items()
         if row.is_active and not resolve_endpoints(row, find)
     }
     for oid in sorted(unreachable):
         screened.skip(f"Organization {oid}: no usable endpoint of its own or from its network")
         del screened.rows[oid]
     screened.accepted = [
-        r for r in screened.accepted
+        r
+        for r in screened.accepted
         if not (r.get("resourceType") == "Organization" and _id(r) in unreachable)
     ]
 

@@ -12,7 +12,7 @@ R4 Location's ``near``) and ``near-postalcode`` + ``near-distance``. Paging is S
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from imx.directory import codes
@@ -156,6 +156,25 @@ def _transactions(values: list[str], connection_types: list[str]) -> frozenset[s
     return frozenset(keys)
 
 
+# Single-valued parameters: name -> (DirectorySearch field, conversion of the raw value).
+_SIMPLE: dict[str, tuple[str, Callable[[str], object]]] = {
+    "_id": ("ids", lambda v: tuple(i for i in v.split(",") if i)),
+    "identifier": ("ids", lambda v: (_oid_param("identifier", v),)),
+    "name": ("name", fold),
+    "name:exact": ("name_exact", str),
+    "address-city": ("city", fold),
+    "address-state": ("state", fold),
+    "address-postalcode": ("postal_code", str.strip),
+    "partof": ("part_of", lambda v: _oid_param("partof", v)),
+    "organization": ("organization", lambda v: _oid_param("organization", v)),
+    "active": ("active", lambda v: _bool("active", v)),
+    "status": ("status", str),
+    "_count": ("count", lambda v: _int("_count", v, low=0, high=MAX_COUNT)),
+    "_start": ("start", lambda v: _int("_start", v, low=0, high=10_000_000)),
+    "_offset": ("start", lambda v: _int("_offset", v, low=0, high=10_000_000)),
+}
+
+
 def parse_search(params: list[tuple[str, str]], *, resource_type: str) -> DirectorySearch:
     """Parse query parameters; raises ``InvalidRequestError`` subclasses for bad values."""
     by: dict[str, list[str]] = {}
@@ -169,38 +188,17 @@ def parse_search(params: list[tuple[str, str]], *, resource_type: str) -> Direct
         return values[0] if values else ""
 
     fields: dict[str, object] = {}
-    if ids := one("_id"):
-        fields["ids"] = tuple(i for i in ids.split(",") if i)
-    if ident := one("identifier"):
-        fields["ids"] = (_oid_param("identifier", ident),)
-    if name := one("name"):
-        fields["name"] = fold(name)
-    if name := one("name:exact"):
-        fields["name_exact"] = name
-    for param, field in (("address-city", "city"), ("address-state", "state")):
+    for param, (field, convert) in _SIMPLE.items():
         if value := one(param):
-            fields[field] = fold(value)
-    if value := one("address-postalcode"):
-        fields["postal_code"] = value.strip()
-    if value := one("partof"):
-        fields["part_of"] = _oid_param("partof", value)
-    if value := one("organization"):
-        fields["organization"] = _oid_param("organization", value)
-    if value := one("active"):
-        fields["active"] = _bool("active", value)
-    if value := one("status"):
-        fields["status"] = value
+            fields[field] = convert(value)
     if "transaction" in by or "connection-type" in by:
         if resource_type == "Endpoint":
             fields["connection_type"] = one("connection-type").rsplit("|", 1)[-1]
-        fields["transactions"] = _transactions(by.get("transaction", []),
-                                               by.get("connection-type", []))
+        fields["transactions"] = _transactions(
+            by.get("transaction", []), by.get("connection-type", [])
+        )
     _near_fields(one("near"), one("near-postalcode"), one("near-distance"), fields)
     fields["last_updated"] = _date_params(by.get("_lastUpdated", []))
-    if value := one("_count"):
-        fields["count"] = _int("_count", value, low=0, high=MAX_COUNT)
-    if value := one("_start") or one("_offset"):
-        fields["start"] = _int("_start", value, low=0, high=10_000_000)
     sort = one("_sort") or ("distance" if "near" in fields else "_id")
     if sort not in _SORTS or (sort == "distance" and "near" not in fields):
         raise InvalidRequestError(f"unsupported _sort {sort[:40]!r}")
@@ -229,8 +227,29 @@ def _near_fields(near: str, postal: str, distance: str, fields: dict[str, object
 
 def known_parameters() -> frozenset[str]:
     return frozenset(
-        {"_id", "identifier", "name", "name:exact", "address-city", "address-state",
-         "address-postalcode", "partof", "organization", "active", "status", "transaction",
-         "connection-type", "near", "near-postalcode", "near-distance", "_lastUpdated",
-         "_count", "_start", "_offset", "_sort", "_include", *_IGNORED}
+        {
+            "_id",
+            "identifier",
+            "name",
+            "name:exact",
+            "address-city",
+            "address-state",
+            "address-postalcode",
+            "partof",
+            "organization",
+            "active",
+            "status",
+            "transaction",
+            "connection-type",
+            "near",
+            "near-postalcode",
+            "near-distance",
+            "_lastUpdated",
+            "_count",
+            "_start",
+            "_offset",
+            "_sort",
+            "_include",
+            *_IGNORED,
+        }
     )

@@ -12,6 +12,7 @@ earlier ``lastUpdated``, can otherwise slip past. Re-applying an entry is harmle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -52,8 +53,9 @@ class DirectoryClient:
         headers = {"Accept": "application/fhir+json", "Accept-Encoding": "gzip"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers,
-                                       timeout=timeout_s, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
@@ -63,8 +65,14 @@ class DirectoryClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def request(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                      json: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         for attempt in range(self._max_retries + 1):
             self.requests += 1
             try:
@@ -84,12 +92,21 @@ class DirectoryClient:
         # "Full jitter" (AWS architecture blog): uniform in [0, min(cap, base * 2^attempt)].
         return random.uniform(0, min(self._max_backoff_s, self._backoff_s * 2**attempt))  # noqa: S311
 
-    async def pages(self, resource_type: str, params: dict[str, str], *,
-                    page_size: int = MAX_COUNT) -> AsyncIterator[dict[str, Any]]:
+    async def pages(
+        self, resource_type: str, params: dict[str, str], *, page_size: int = MAX_COUNT
+    ) -> AsyncIterator[dict[str, Any]]:
         start = 0
         while True:
-            bundle = await self.request("GET", f"/{resource_type}", params={
-                **params, "_count": str(page_size), "_start": str(start), "_format": "json"})
+            bundle = await self.request(
+                "GET",
+                f"/{resource_type}",
+                params={
+                    **params,
+                    "_count": str(page_size),
+                    "_start": str(start),
+                    "_format": "json",
+                },
+            )
             entries = bundle.get("entry") or []
             yield bundle
             matches = sum(1 for e in entries if (e.get("search") or {}).get("mode") != "include")
@@ -138,9 +155,14 @@ class SyncReport:
     requests: int = 0
 
 
-async def sync_directory(client: DirectoryClient, cache: DirectoryCache, *,
-                         full: bool | None = None, overlap_s: float = 300.0,
-                         page_size: int = MAX_COUNT) -> SyncReport:
+async def sync_directory(
+    client: DirectoryClient,
+    cache: DirectoryCache,
+    *,
+    full: bool | None = None,
+    overlap_s: float = 300.0,
+    page_size: int = MAX_COUNT,
+) -> SyncReport:
     """Bring ``cache`` up to date; full when asked or when it has never synced.
 
     Raises ``PeerUnavailableError`` / ``NotAuthorizedError`` when the directory cannot be
@@ -170,20 +192,32 @@ async def sync_directory(client: DirectoryClient, cache: DirectoryCache, *,
     report.high_water = format_instant(max(newest, high_water or 0))
     report.seconds = round(time.perf_counter() - started, 3)
     report.requests = client.requests - requests_before
-    log.info("directory sync", extra={
-        "mode": report.mode, "received": report.received, "stored": report.stored,
-        "skipped_organizations": report.skipped_organizations,
-        "skipped_endpoints": report.skipped_endpoints, "seconds": report.seconds})
+    log.info(
+        "directory sync",
+        extra={
+            "mode": report.mode,
+            "received": report.received,
+            "stored": report.stored,
+            "skipped_organizations": report.skipped_organizations,
+            "skipped_endpoints": report.skipped_endpoints,
+            "seconds": report.seconds,
+        },
+    )
     return report
 
 
-async def _store(cache: DirectoryCache, resources: list[dict[str, Any]], report: SyncReport,
-                 *, is_full: bool) -> None:
+async def _store(
+    cache: DirectoryCache, resources: list[dict[str, Any]], report: SyncReport, *, is_full: bool
+) -> None:
     cached_endpoints = {}
     if not is_full:
-        wanted = {ref.get("reference", "").rsplit("/", 1)[-1]
-                  for r in resources if r.get("resourceType") == "Organization"
-                  for ref in r.get("endpoint") or [] if isinstance(ref, dict)}
+        wanted = {
+            ref.get("reference", "").rsplit("/", 1)[-1]
+            for r in resources
+            if r.get("resourceType") == "Organization"
+            for ref in r.get("endpoint") or []
+            if isinstance(ref, dict)
+        }
         for endpoint_id in wanted:
             if endpoint_id and (found := await cache.endpoint(endpoint_id)) is not None:
                 cached_endpoints[endpoint_id] = found
@@ -215,8 +249,10 @@ async def _cached_ancestors(cache: DirectoryCache, rows: dict[str, Any]) -> dict
 def _collect(bundle: dict[str, Any], into: dict[tuple[str, str], dict[str, Any]]) -> None:
     for entry in bundle.get("entry") or []:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") in ("Organization",
-                                                                           "Endpoint"):
+        if isinstance(resource, dict) and resource.get("resourceType") in (
+            "Organization",
+            "Endpoint",
+        ):
             key = (resource["resourceType"], str(resource.get("id")))
             if key not in into or _updated_us(resource) >= _updated_us(into[key]):
                 into[key] = resource
@@ -233,9 +269,14 @@ def _updated_us(resource: dict[str, Any]) -> int:
         return 0
 
 
-async def run_sync_forever(client: DirectoryClient, cache: DirectoryCache, *,
-                           interval_s: float, stop: asyncio.Event,
-                           full_every: int = 24) -> None:
+async def run_sync_forever(
+    client: DirectoryClient,
+    cache: DirectoryCache,
+    *,
+    interval_s: float,
+    stop: asyncio.Event,
+    full_every: int = 24,
+) -> None:
     """Sync now and every ``interval_s`` until ``stop``; a full sync every ``full_every`` runs.
 
     A failed run is logged and retried at the next tick: routing keeps reading the cache.
@@ -245,10 +286,10 @@ async def run_sync_forever(client: DirectoryClient, cache: DirectoryCache, *,
         try:
             await sync_directory(client, cache, full=True if runs % full_every == 0 else None)
         except (PeerUnavailableError, NotAuthorizedError, NotFoundError) as exc:
-            log.warning("directory sync failed; routing continues from the cache",
-                        extra={"error": exc.detail})
+            log.warning(
+                "directory sync failed; routing continues from the cache",
+                extra={"error": exc.detail},
+            )
         runs += 1
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except TimeoutError:
-            pass

@@ -11,18 +11,41 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from imx.directory import codes
 from imx.directory.builders import build_endpoint, build_organization
 from imx.directory.geo import all_postal_codes
 
 __all__ = ["OID_ROOT", "generate_organizations"]
 
 OID_ROOT = "2.16.840.1.113883.3.7204"  # synthetic test arc; never a real participant
-_KINDS = ("Medical Center", "Imaging", "Clinic", "Radiology", "Health", "Hospital",
-          "Orthopedics", "Cardiology", "Health System")
-_NAMES = ("Saint Mary", "Mercy", "Good Samaritan", "Riverside", "Lakeview", "Summit",
-          "Clínica São José", "Hôpital Sainte-Thérèse", "Nuestra Señora", "Zoë Memorial",
-          "Valley", "Pioneer", "Harbor", "Cedar", "Northwind", "Bayside")
+_KINDS = (
+    "Medical Center",
+    "Imaging",
+    "Clinic",
+    "Radiology",
+    "Health",
+    "Hospital",
+    "Orthopedics",
+    "Cardiology",
+    "Health System",
+)
+_NAMES = (
+    "Saint Mary",
+    "Mercy",
+    "Good Samaritan",
+    "Riverside",
+    "Lakeview",
+    "Summit",
+    "Clínica São José",
+    "Hôpital Sainte-Thérèse",
+    "Nuestra Señora",
+    "Zoë Memorial",
+    "Valley",
+    "Pioneer",
+    "Harbor",
+    "Cedar",
+    "Northwind",
+    "Bayside",
+)
 _GATEWAY = ("ITI-55", "ITI-38", "ITI-39")
 _IMAGING = ("RAD-75", "RAD-69", "DICOMweb")
 
@@ -38,15 +61,19 @@ def _endpoints(rng: random.Random, oid: str, host: str) -> list[dict[str, Any]]:
     if rng.random() < 0.2:
         keys.append("FHIR")
     return [
-        build_endpoint(endpoint_id=f"{oid}-{key.lower()}", transaction=key,
-                       address=f"https://{host}/{key.lower()}", organization_oid=oid)
+        build_endpoint(
+            endpoint_id=f"{oid}-{key.lower()}",
+            transaction=key,
+            address=f"https://{host}/{key.lower()}",
+            organization_oid=oid,
+        )
         for key in keys
     ]
 
 
 def generate_organizations(n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` Organization resources (endpoints contained), same seed same output."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - synthetic test data, not security
     zips = all_postal_codes()
     out: list[dict[str, Any]] = []
     networks: list[tuple[str, str]] = []  # (oid, state)
@@ -68,16 +95,29 @@ def generate_organizations(n: int, seed: int) -> list[dict[str, Any]]:
         if kind != "Connection":
             endpoints = _endpoints(rng, oid, host)
         elif rng.random() < 0.2:  # a facility with its own imaging endpoint
-            endpoints = [build_endpoint(endpoint_id=f"{oid}-rad-75", transaction="RAD-75",
-                                        address=f"https://{host}/rad-75", organization_oid=oid)]
+            endpoints = [
+                build_endpoint(
+                    endpoint_id=f"{oid}-rad-75",
+                    transaction="RAD-75",
+                    address=f"https://{host}/rad-75",
+                    organization_oid=oid,
+                )
+            ]
         jitter_lat, jitter_lon = rng.uniform(-0.02, 0.02), rng.uniform(-0.02, 0.02)
         org = build_organization(
             # Networks stay active: an inactive one would orphan its facilities (they would be
             # skipped by the sync), and tests add broken entries on purpose instead.
-            oid=oid, name=name, active=kind == "Implementer" or rng.random() >= 0.05, city=city.title(), state=state,
-            postal_code=zip_code, lines=[f"{rng.randint(1, 9999)} Main Street"],
-            latitude=round(lat + jitter_lat, 5), longitude=round(lon + jitter_lon, 5),
-            part_of=part_of, managing_organization=part_of,
+            oid=oid,
+            name=name,
+            active=kind == "Implementer" or rng.random() >= 0.05,
+            city=city.title(),
+            state=state,
+            postal_code=zip_code,
+            lines=[f"{rng.randint(1, 9999)} Main Street"],
+            latitude=round(lat + jitter_lat, 5),
+            longitude=round(lon + jitter_lon, 5),
+            part_of=part_of,
+            managing_organization=part_of,
             organization_type="Implementer" if kind == "Implementer" else "Connection",
             contained_endpoints=endpoints,
         )

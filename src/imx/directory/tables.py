@@ -17,7 +17,8 @@ class DirectoryTables:
         self.metadata = sa.MetaData(schema=schema)
         m = self.metadata
         self.organization = sa.Table(
-            "dir_organization", m,
+            "dir_organization",
+            m,
             sa.Column("id", sa.String(64), primary_key=True),
             sa.Column("version", sa.Integer, nullable=False),
             sa.Column("last_updated_us", sa.BigInteger, nullable=False, index=True),
@@ -41,7 +42,8 @@ class DirectoryTables:
             sa.Index("dir_organization_position", "latitude", "longitude"),
         )
         self.endpoint = sa.Table(
-            "dir_endpoint", m,
+            "dir_endpoint",
+            m,
             sa.Column("id", sa.String(64), primary_key=True),
             sa.Column("version", sa.Integer, nullable=False),
             sa.Column("last_updated_us", sa.BigInteger, nullable=False, index=True),
@@ -52,12 +54,14 @@ class DirectoryTables:
         )
         # Organization.endpoint references to separate Endpoint resources.
         self.organization_endpoint = sa.Table(
-            "dir_organization_endpoint", m,
+            "dir_organization_endpoint",
+            m,
             sa.Column("organization_id", sa.String(64), primary_key=True),
             sa.Column("endpoint_id", sa.String(64), primary_key=True, index=True),
         )
         self.history = sa.Table(
-            "dir_history", m,
+            "dir_history",
+            m,
             sa.Column("resource_type", sa.String(32), primary_key=True),
             sa.Column("id", sa.String(64), primary_key=True),
             sa.Column("version", sa.Integer, primary_key=True),
@@ -65,14 +69,16 @@ class DirectoryTables:
             sa.Column("resource", sa.Text, nullable=False),
         )
         self.token = sa.Table(
-            "dir_token", m,
+            "dir_token",
+            m,
             sa.Column("token_sha256", sa.String(64), primary_key=True),
             sa.Column("organization", sa.String(64), nullable=False),
             sa.Column("is_admin", sa.Boolean, nullable=False),
             sa.Column("label", sa.String(200), nullable=False),
         )
         self.state = sa.Table(
-            "dir_sync_state", m,
+            "dir_sync_state",
+            m,
             sa.Column("key", sa.String(64), primary_key=True),
             sa.Column("value", sa.Text, nullable=False),
         )

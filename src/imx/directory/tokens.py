@@ -38,9 +38,14 @@ class Authenticator:
         token = new_token()
         t = self._store.t.token
         async with self._store.engine.begin() as conn:
-            await conn.execute(sa.insert(t).values(
-                token_sha256=hash_token(token), organization=organization, is_admin=False,
-                label=label[:200]))
+            await conn.execute(
+                sa.insert(t).values(
+                    token_sha256=hash_token(token),
+                    organization=organization,
+                    is_admin=False,
+                    label=label[:200],
+                )
+            )
         return token
 
     async def identify(
@@ -57,8 +62,11 @@ class Authenticator:
             return Identity(organization="", is_admin=True, via="admin-token")
         t = self._store.t.token
         async with self._store.engine.connect() as conn:
-            row = (await conn.execute(sa.select(t.c.organization, t.c.is_admin)
-                                      .where(t.c.token_sha256 == digest))).first()
+            row = (
+                await conn.execute(
+                    sa.select(t.c.organization, t.c.is_admin).where(t.c.token_sha256 == digest)
+                )
+            ).first()
         if row is None:
             return None
         return Identity(organization=row.organization, is_admin=bool(row.is_admin))

@@ -43,14 +43,18 @@ def organization_view(
         },
         "position": (
             {"latitude": community.latitude, "longitude": community.longitude}
-            if community.latitude is not None else None
+            if community.latitude is not None
+            else None
         ),
         "distance_miles": distance,
         "managing_organization": community.managing_organization or None,
         "capabilities": [{"transaction": k, "label": CAPABILITY_LABELS.get(k, k)} for k in keys],
         "endpoints": [
-            {"transaction": e.transaction, "address": e.address,
-             "purposes_of_use": list(e.purposes_of_use)}
+            {
+                "transaction": e.transaction,
+                "address": e.address,
+                "purposes_of_use": list(e.purposes_of_use),
+            }
             for e in community.endpoints
         ],
     }

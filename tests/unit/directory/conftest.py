@@ -28,8 +28,11 @@ class Directory:
         return {"Authorization": f"Bearer {ADMIN}"}
 
     async def put(self, resource: dict[str, Any], token: str = ADMIN) -> httpx.Response:
-        return await self.http.put(f"/{resource['resourceType']}/{resource['id']}",
-                                   json=resource, headers={"Authorization": f"Bearer {token}"})
+        return await self.http.put(
+            f"/{resource['resourceType']}/{resource['id']}",
+            json=resource,
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
 
 @pytest.fixture
@@ -44,6 +47,7 @@ async def store() -> AsyncIterator[DirectoryStore]:
 async def directory(store: DirectoryStore) -> AsyncIterator[Directory]:
     auth = Authenticator(store, admin_token_sha256=hash_token(ADMIN))
     app = build_directory_app(store, auth)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://directory.test") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://directory.test"
+    ) as http:
         yield Directory(store=store, auth=auth, http=http)

@@ -28,21 +28,26 @@ pytestmark = pytest.mark.slow  # ~25 s: generating and indexing 10,000 organisat
 def _miles(a: tuple[float, float], b: tuple[float, float]) -> float:
     # Independent of imx.directory.geo: spherical law of cosines, same Earth radius.
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    c = (math.sin(lat1) * math.sin(lat2)
-         + math.cos(lat1) * math.cos(lat2) * math.cos(lon2 - lon1))
+    c = math.sin(lat1) * math.sin(lat2) + math.cos(lat1) * math.cos(lat2) * math.cos(lon2 - lon1)
     return 3958.7613 * math.acos(max(-1.0, min(1.0, c)))
 
 
-def _brute_force(orgs: list[dict[str, Any]], zip_code: str, radius: float,
-                 transaction_code: str) -> set[str]:
+def _brute_force(
+    orgs: list[dict[str, Any]], zip_code: str, radius: float, transaction_code: str
+) -> set[str]:
     z = zipcodes.matching(zip_code)[0]
     center = (float(z["lat"]), float(z["long"]))
     by_id = {o["id"]: o for o in orgs}
 
     def codes(o: dict[str, Any]) -> set[str]:
-        return {c["code"] for r in o.get("contained", []) if r["resourceType"] == "Endpoint"
-                for e in r["extension"] if e["url"].endswith("/Transaction")
-                for c in e["valueCodeableConcept"]["coding"]}
+        return {
+            c["code"]
+            for r in o.get("contained", [])
+            if r["resourceType"] == "Endpoint"
+            for e in r["extension"]
+            if e["url"].endswith("/Transaction")
+            for c in e["valueCodeableConcept"]["coding"]
+        }
 
     def offered(o: dict[str, Any]) -> set[str]:
         while o is not None and not codes(o):
@@ -55,8 +60,11 @@ def _brute_force(orgs: list[dict[str, Any]], zip_code: str, radius: float,
     out = set()
     for o in orgs:
         loc = next(r for r in o["contained"] if r["resourceType"] == "Location")["position"]
-        if (o["active"] and transaction_code in offered(o)
-                and _miles(center, (loc["latitude"], loc["longitude"])) <= radius):
+        if (
+            o["active"]
+            and transaction_code in offered(o)
+            and _miles(center, (loc["latitude"], loc["longitude"])) <= radius
+        ):
             out.add(o["id"])
     return out
 
@@ -73,22 +81,35 @@ async def _check(store: DirectoryStore, orgs: list[dict[str, Any]]) -> None:
 
     cache = DirectoryCache(store)
     t0 = time.perf_counter()
-    found = await cache.find_communities(transaction="XCA-I RAD-75", near_postal_code="10001",
-                                         radius_miles=50)
+    found = await cache.find_communities(
+        transaction="XCA-I RAD-75", near_postal_code="10001", radius_miles=50
+    )
     elapsed = time.perf_counter() - t0
     assert {c.home_community_id.removeprefix("urn:oid:") for c in found} == expected
-    distances = [_miles((40.7484, -73.9967), (c.latitude, c.longitude))  # type: ignore[arg-type]
-                 for c in found]
+    distances = [
+        _miles((40.7484, -73.9967), (c.latitude, c.longitude))  # type: ignore[arg-type]
+        for c in found
+    ]
     assert distances == sorted(distances)  # nearest first
     assert all(c.endpoint("RAD-75") for c in found)  # inherited gateways resolved
     assert elapsed < 2.0, f"radius search took {elapsed:.2f} s"
 
     app = build_directory_app(store, Authenticator(store))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://d.test") as http:
-        bundle = (await http.get("/Organization", params={
-            "active": "true", "transaction": "XCA-I RAD-75", "near-postalcode": "10001",
-            "near-distance": "50|mi_us", "_count": "5000"})).json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://d.test"
+    ) as http:
+        bundle = (
+            await http.get(
+                "/Organization",
+                params={
+                    "active": "true",
+                    "transaction": "XCA-I RAD-75",
+                    "near-postalcode": "10001",
+                    "near-distance": "50|mi_us",
+                    "_count": "5000",
+                },
+            )
+        ).json()
     assert bundle["total"] == len(expected)
     assert {e["resource"]["id"] for e in bundle["entry"]} == expected
 
@@ -126,6 +147,7 @@ async def postgres_store() -> AsyncIterator[DirectoryStore]:
 
 
 @pytest.mark.postgres
-async def test_same_answer_on_postgresql(postgres_store: DirectoryStore,
-                                         orgs: list[dict[str, Any]]) -> None:
+async def test_same_answer_on_postgresql(
+    postgres_store: DirectoryStore, orgs: list[dict[str, Any]]
+) -> None:
     await _check(postgres_store, orgs)

@@ -15,10 +15,22 @@ from tests.unit.directory.conftest import Directory
 
 NODE = "1.3.6.1.4.1.21367.2026.7"
 SPEC = PublishSpec(
-    home_community_id=f"urn:oid:{NODE}", name="Imx Imaging Network",
-    base_url="https://imx.example.org/", city="New York", state="NY", postal_code="10001",
-    facilities=(FacilitySpec(oid=f"{NODE}.1", name="Imx Brooklyn Imaging", city="Brooklyn",
-                             state="NY", postal_code="11201"),))
+    home_community_id=f"urn:oid:{NODE}",
+    name="Imx Imaging Network",
+    base_url="https://imx.example.org/",
+    city="New York",
+    state="NY",
+    postal_code="10001",
+    facilities=(
+        FacilitySpec(
+            oid=f"{NODE}.1",
+            name="Imx Brooklyn Imaging",
+            city="Brooklyn",
+            state="NY",
+            postal_code="11201",
+        ),
+    ),
+)
 
 
 def _client(directory: Directory, token: str) -> DirectoryClient:
@@ -30,9 +42,13 @@ def test_node_entries_describe_every_responding_transaction_at_the_node() -> Non
     org, *rest = node_entries(SPEC)
     endpoints = [r for r in rest if r["resourceType"] == "Endpoint"]
     assert {e["address"] for e in endpoints} == {
-        "https://imx.example.org/xcpd", "https://imx.example.org/xca/query",
-        "https://imx.example.org/xca/retrieve", "https://imx.example.org/xdsi/retrieve",
-        "https://imx.example.org/xcai/retrieve", "https://imx.example.org/dicom-web"}
+        "https://imx.example.org/xcpd",
+        "https://imx.example.org/xca/query",
+        "https://imx.example.org/xca/retrieve",
+        "https://imx.example.org/xdsi/retrieve",
+        "https://imx.example.org/xcai/retrieve",
+        "https://imx.example.org/dicom-web",
+    }
     assert [r["reference"] for r in org["endpoint"]] == [f"Endpoint/{e['id']}" for e in endpoints]
     facility = rest[-1]
     assert facility["partOf"] == {"reference": f"Organization/{NODE}"}
@@ -75,10 +91,15 @@ async def test_organization_view_lists_name_address_distance_and_capabilities(
     cache = await DirectoryCache.open(":memory:")
     await sync_directory(_client(directory, "x"), cache)
     app = Starlette(routes=organization_routes(cache))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://api.test") as http:
-        body = (await http.get("/organizations", params={
-            "near_postal_code": "10001", "radius_miles": "20", "transaction": "RAD-75"})).json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+    ) as http:
+        body = (
+            await http.get(
+                "/organizations",
+                params={"near_postal_code": "10001", "radius_miles": "20", "transaction": "RAD-75"},
+            )
+        ).json()
         assert body["total"] == 2
         first, second = body["organizations"]
         assert (first["name"], first["distance_miles"]) == ("Imx Imaging Network", 0.0)
@@ -86,8 +107,7 @@ async def test_organization_view_lists_name_address_distance_and_capabilities(
         labels = [c["label"] for c in second["capabilities"]]
         assert "Imaging retrieve (XCA-I)" in labels and "Patient discovery (XCPD)" in labels
         one = await http.get(f"/organizations/urn:oid:{NODE}")
-        assert one.json()["address"] == {"city": "New York", "state": "NY",
-                                         "postal_code": "10001"}
+        assert one.json()["address"] == {"city": "New York", "state": "NY", "postal_code": "10001"}
         assert (await http.get("/organizations/urn:oid:9.9")).status_code == 404
         bad = await http.get("/organizations", params={"near_postal_code": "00000"})
         assert bad.status_code == 400
@@ -100,7 +120,8 @@ async def test_cache_filters_by_name_state_and_postal_code(directory: Directory)
     cache = await DirectoryCache.open(":memory:")
     await sync_directory(_client(directory, "x"), cache)
     assert [c.name for c in await cache.find_communities(name="BROOKLYN")] == [
-        "Imx Brooklyn Imaging"]
+        "Imx Brooklyn Imaging"
+    ]
     assert len(await cache.find_communities(state="ny")) == 2
     assert [c.postal_code for c in await cache.find_communities(postal_code="112")] == ["11201"]
     assert await cache.find_communities(transaction="FHIR") == []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from imx.directory.search import MAX_COUNT, parse_search, parse_instant, to_microseconds
+from imx.directory.search import MAX_COUNT, parse_instant, parse_search, to_microseconds
 from imx.errors import InvalidRequestError, MalformedMessageError
 
 
@@ -11,8 +11,12 @@ def _parse(*pairs: tuple[str, str]):  # type: ignore[no-untyped-def]
 
 
 def test_radius_around_a_zip_defaults_to_miles_and_sorts_by_distance() -> None:
-    s = _parse(("near-postalcode", "10001"), ("near-distance", "50"),
-               ("transaction", "XCA-I RAD-75"), ("active", "true"))
+    s = _parse(
+        ("near-postalcode", "10001"),
+        ("near-distance", "50"),
+        ("transaction", "XCA-I RAD-75"),
+        ("active", "true"),
+    )
     assert s.near is not None and s.near[0] == pytest.approx(40.75, abs=0.01)
     assert (s.radius_miles, s.sort, s.active) == (50, "distance", True)
     assert s.transactions == frozenset({"RAD-75"})
@@ -41,20 +45,23 @@ def test_last_updated_prefixes_become_bounds() -> None:
     assert s.last_updated[1][0] == "le"
 
 
-@pytest.mark.parametrize(("pairs", "message"), [
-    ([("near-postalcode", "99999")], "not a known US ZIP"),
-    ([("near", "91|0|5|km")], "out of range"),
-    ([("near", "40|-74|5|furlong")], "unit"),
-    ([("near-distance", "5")], "needs near-postalcode"),
-    ([("_count", str(MAX_COUNT + 1))], "_count"),
-    ([("_count", "ten")], "integer"),
-    ([("active", "yes")], "true or false"),
-    ([("transaction", "ITI-99")], "unknown transaction"),
-    ([("connection-type", "carrier-pigeon")], "unknown connection type"),
-    ([("identifier", "not-an-oid")], "OID"),
-    ([("_lastUpdated", "gtyesterday")], "dateTime"),
-    ([("name", "a"), ("name", "b")], "more than once"),
-])
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        ([("near-postalcode", "99999")], "not a known US ZIP"),
+        ([("near", "91|0|5|km")], "out of range"),
+        ([("near", "40|-74|5|furlong")], "unit"),
+        ([("near-distance", "5")], "needs near-postalcode"),
+        ([("_count", str(MAX_COUNT + 1))], "_count"),
+        ([("_count", "ten")], "integer"),
+        ([("active", "yes")], "true or false"),
+        ([("transaction", "ITI-99")], "unknown transaction"),
+        ([("connection-type", "carrier-pigeon")], "unknown connection type"),
+        ([("identifier", "not-an-oid")], "OID"),
+        ([("_lastUpdated", "gtyesterday")], "dateTime"),
+        ([("name", "a"), ("name", "b")], "more than once"),
+    ],
+)
 def test_bad_parameters_are_refused_with_the_reason(
     pairs: list[tuple[str, str]], message: str
 ) -> None:

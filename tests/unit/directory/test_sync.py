@@ -31,8 +31,12 @@ def _client(directory: Directory) -> DirectoryClient:
 
 
 def _endpoint(oid: str, key: str, host: str) -> dict[str, Any]:
-    return build_endpoint(endpoint_id=f"{oid}-{key.lower()}", transaction=key,
-                          address=f"https://{host}/{key.lower()}", organization_oid=oid)
+    return build_endpoint(
+        endpoint_id=f"{oid}-{key.lower()}",
+        transaction=key,
+        address=f"https://{host}/{key.lower()}",
+        organization_oid=oid,
+    )
 
 
 async def _seed(directory: Directory) -> None:
@@ -41,8 +45,12 @@ async def _seed(directory: Directory) -> None:
         build_organization(oid=NET, name="Net", postal_code="10001", endpoint_ids=[gw["id"]]),
         gw,
         build_organization(oid=FACILITY, name="Net Clinic", postal_code="10003", part_of=NET),
-        build_organization(oid=SOLO, name="Solo Imaging", postal_code="07030",
-                           contained_endpoints=[_endpoint(SOLO, "ITI-55", "solo.example")]),
+        build_organization(
+            oid=SOLO,
+            name="Solo Imaging",
+            postal_code="07030",
+            contained_endpoints=[_endpoint(SOLO, "ITI-55", "solo.example")],
+        ),
     ):
         await directory.store.put(resource)
 
@@ -90,15 +98,20 @@ async def test_deactivation_removes_an_organization_from_routing(
     org = await directory.store.read("Organization", SOLO)
     await directory.store.put({**org, "active": False})  # type: ignore[dict-item]
     await sync_directory(client, cache, overlap_s=0)
-    assert SOLO not in {c.home_community_id.removeprefix("urn:oid:")
-                        for c in await cache.find_communities()}
+    assert SOLO not in {
+        c.home_community_id.removeprefix("urn:oid:") for c in await cache.find_communities()
+    }
     inactive = await cache.get(SOLO)
     assert inactive is not None and inactive.active is False
 
 
 def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+    }
 
 
 def _upstream(resources: list[dict[str, Any]]) -> httpx.MockTransport:
@@ -113,20 +126,32 @@ def _upstream(resources: list[dict[str, Any]]) -> httpx.MockTransport:
 
 
 async def test_malformed_entries_are_skipped_counted_and_reported(cache: DirectoryCache) -> None:
-    good = build_organization(oid=NET, name="Net", contained_endpoints=[
-        _endpoint(NET, "ITI-55", "net.example"), _endpoint(NET, "ITI-38", "net.example")])
+    good = build_organization(
+        oid=NET,
+        name="Net",
+        contained_endpoints=[
+            _endpoint(NET, "ITI-55", "net.example"),
+            _endpoint(NET, "ITI-38", "net.example"),
+        ],
+    )
     good["contained"][1]["connectionType"]["code"] = "direct-project"  # one bad endpoint
-    bad_oid = build_organization(oid="1.2.3", name="Bad", contained_endpoints=[
-        _endpoint("1.2.3", "ITI-55", "bad.example")])
+    bad_oid = build_organization(
+        oid="1.2.3", name="Bad", contained_endpoints=[_endpoint("1.2.3", "ITI-55", "bad.example")]
+    )
     bad_oid["id"] = bad_oid["identifier"][0]["value"] = "1.02.3"
-    unknown_type = build_organization(oid=SOLO, name="Direct only", contained_endpoints=[
-        _endpoint(SOLO, "ITI-55", "solo.example")])
+    unknown_type = build_organization(
+        oid=SOLO,
+        name="Direct only",
+        contained_endpoints=[_endpoint(SOLO, "ITI-55", "solo.example")],
+    )
     unknown_type["contained"][0]["connectionType"]["code"] = "secure-email"
     orphan = build_organization(oid="1.2.840.10008.7.9", name="No endpoint")
     facility = build_organization(oid=FACILITY, name="Clinic", part_of=NET)
     garbage = {"resourceType": "Organization", "name": 42}
-    client = DirectoryClient("http://cq.test/fhir", transport=_upstream(
-        [good, bad_oid, unknown_type, orphan, facility, garbage]))
+    client = DirectoryClient(
+        "http://cq.test/fhir",
+        transport=_upstream([good, bad_oid, unknown_type, orphan, facility, garbage]),
+    )
 
     report = await sync_directory(client, cache)
 
@@ -188,12 +213,14 @@ async def test_directory_down_routing_still_answers_from_the_cache(
     async def no_wait(s: float) -> None:
         return None
 
-    offline = DirectoryClient("http://directory.test", transport=httpx.MockTransport(down),
-                              sleep=no_wait)
+    offline = DirectoryClient(
+        "http://directory.test", transport=httpx.MockTransport(down), sleep=no_wait
+    )
     with pytest.raises(PeerUnavailableError):
         await sync_directory(offline, cache)
     assert offline.requests == 4  # first try + 3 retries (SPEC-NOTES §7.1)
-    found = await cache.find_communities(transaction="RAD-75", near_postal_code="10001",
-                                         radius_miles=10)
+    found = await cache.find_communities(
+        transaction="RAD-75", near_postal_code="10001", radius_miles=10
+    )
     assert [c.home_community_id for c in found] == [f"urn:oid:{NET}", f"urn:oid:{FACILITY}"]
     assert json.dumps(found[1].endpoints[0].address) == '"https://net.example/rad-75"'
