@@ -120,8 +120,10 @@ class SqlPatientIndexMixin:
             return self._writer
         with self._mpi_lock:
             if self._mpi_reader is None:
+                # query_only connections never hold a transaction after a SELECT (sqlite3
+                # opens none for it), so the pool's rollback-on-return is skipped.
                 engine = sa.create_engine(
-                    self._writer.url, pool_size=4, max_overflow=4,
+                    self._writer.url, pool_size=4, max_overflow=4, pool_reset_on_return=None,
                     connect_args={"timeout": 30, "check_same_thread": False})
 
                 @sa.event.listens_for(engine, "connect")
