@@ -152,6 +152,8 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
     high_water: str = ""
     seconds: float = 0.0
+    fetch_seconds: float = 0.0  # HTTP and JSON decoding
+    store_seconds: float = 0.0  # screening, indexing, writing the cache
     requests: int = 0
 
 
@@ -179,13 +181,17 @@ async def sync_directory(
         since = format_instant(max(0, high_water - int(overlap_s * 1_000_000)))
         params["_lastUpdated"] = endpoint_params["_lastUpdated"] = f"ge{since}"
     resources: dict[tuple[str, str], dict[str, Any]] = {}
+    fetch_started = time.perf_counter()
     async for bundle in client.pages("Organization", params, page_size=page_size):
         _collect(bundle, resources)
     if not is_full:  # endpoints changed on their own (their organisation did not)
         async for bundle in client.pages("Endpoint", endpoint_params, page_size=page_size):
             _collect(bundle, resources)
     report.received = len(resources)
+    report.fetch_seconds = round(time.perf_counter() - fetch_started, 3)
+    store_started = time.perf_counter()
     await _store(cache, list(resources.values()), report, is_full=is_full)
+    report.store_seconds = round(time.perf_counter() - store_started, 3)
     newest = max((_updated_us(r) for r in resources.values()), default=0)
     if is_full or newest > (high_water or 0):
         await cache.set_high_water_us(max(newest, high_water or 0))
