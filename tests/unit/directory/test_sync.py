@@ -224,3 +224,30 @@ async def test_directory_down_routing_still_answers_from_the_cache(
     )
     assert [c.home_community_id for c in found] == [f"urn:oid:{NET}", f"urn:oid:{FACILITY}"]
     assert json.dumps(found[1].endpoints[0].address) == '"https://net.example/rad-75"'
+
+
+async def test_scheduled_sync_survives_an_outage_and_stops_on_request(
+    cache: DirectoryCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    from imx.directory.sync import run_sync_forever
+
+    org = build_organization(
+        oid=NET, name="Net", contained_endpoints=[_endpoint(NET, "ITI-55", "net.example")]
+    )
+    stop = asyncio.Event()
+    calls: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            raise httpx.ConnectError("down", request=request)
+        if len(calls) >= 3:
+            stop.set()  # the run in progress finishes; no further run starts
+        return httpx.Response(200, json=_bundle([org] if len(calls) == 2 else []))
+
+    client = DirectoryClient("http://cq.test", transport=httpx.MockTransport(handle), max_retries=0)
+    await asyncio.wait_for(run_sync_forever(client, cache, interval_s=0.01, stop=stop), 10)
+    assert "routing continues from the cache" in caplog.text
+    assert await cache.get(NET) is not None
