@@ -132,19 +132,18 @@ class _Handlers:
         params = list(request.query_params.multi_items())
         s = parse_search(params, resource_type=kind)
         page = await self.store.search(kind, s)
-        return _fhir(
-            searchset_bundle(
-                base=_base(request),
-                resource_type=kind,
-                params=params,
-                total=page.total,
-                start=s.start,
-                count=s.count,
-                resources=page.resources,
-                included=page.included,
-                now=_now(),
-            )
+        body = searchset_bundle(
+            base=_base(request),
+            resource_type=kind,
+            params=params,
+            total=page.total,
+            start=s.start,
+            count=s.count,
+            resources=page.resources,
+            included=page.included,
+            now=_now(),
         )
+        return Response(body.encode(), media_type=FHIR_JSON)
 
     async def read(self, request: Request) -> Response:
         kind = _resource_type(request)

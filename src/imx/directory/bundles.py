@@ -5,11 +5,13 @@ Pure builders; links use Sequoia's ``_start``/``_count`` offset paging (SPEC-NOT
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 from imx.directory import codes
+from imx.directory.resources import StoredResource
 
 __all__ = [
     "capability_statement",
@@ -43,10 +45,15 @@ def searchset_bundle(
     total: int,
     start: int,
     count: int,
-    resources: list[tuple[dict[str, Any], float | None]],
-    included: list[dict[str, Any]],
+    resources: list[tuple[StoredResource, float | None]],
+    included: list[StoredResource],
     now: str,
-) -> dict[str, Any]:
+) -> str:
+    """The searchset Bundle as JSON text.
+
+    Stored resources are spliced in as the JSON text they were stored as (written by
+    ``json.dumps``, so valid): a 5000-entry page skips 5000 decodes and re-encodes.
+    """
     links = [{"relation": "self", "url": _link(base, resource_type, params, start, count)}]
     if count and start + count < total:
         links.append(
@@ -59,37 +66,10 @@ def searchset_bundle(
                 "url": _link(base, resource_type, params, max(0, start - count), count),
             }
         )
-    entries: list[dict[str, Any]] = []
-    for resource, distance in resources:
-        search: dict[str, Any] = {"mode": "match"}
-        if distance is not None:
-            search["extension"] = [
-                {
-                    "url": EXT_DISTANCE,
-                    "valueDistance": {
-                        "value": round(distance, 3),
-                        "unit": "mi",
-                        "system": "http://unitsofmeasure.org",
-                        "code": "[mi_i]",
-                    },
-                }
-            ]
-        entries.append(
-            {
-                "fullUrl": f"{base}/{resource['resourceType']}/{resource['id']}",
-                "resource": resource,
-                "search": search,
-            }
-        )
-    entries += [
-        {
-            "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
-            "resource": r,
-            "search": {"mode": "include"},
-        }
-        for r in included
+    entries = [_entry(base, stored, _search(distance)) for stored, distance in resources] + [
+        _entry(base, stored, {"mode": "include"}) for stored in included
     ]
-    bundle: dict[str, Any] = {
+    head = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": now},
@@ -97,9 +77,33 @@ def searchset_bundle(
         "total": total,
         "link": links,
     }
-    if entries:
-        bundle["entry"] = entries
-    return bundle
+    text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
+    if not entries:
+        return text
+    return text[:-1] + ',"entry":[' + ",".join(entries) + "]}"
+
+
+def _search(distance: float | None) -> dict[str, Any]:
+    search: dict[str, Any] = {"mode": "match"}
+    if distance is not None:
+        search["extension"] = [
+            {
+                "url": EXT_DISTANCE,
+                "valueDistance": {
+                    "value": round(distance, 3),
+                    "unit": "mi",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "[mi_i]",
+                },
+            }
+        ]
+    return search
+
+
+def _entry(base: str, stored: StoredResource, search: dict[str, Any]) -> str:
+    url = json.dumps(f"{base}/{stored.resource_type}/{stored.id}", ensure_ascii=False)
+    mode = json.dumps(search, separators=(",", ":"))
+    return f'{{"fullUrl":{url},"resource":{stored.json},"search":{mode}}}'
 
 
 def history_bundle(

@@ -20,6 +20,7 @@ from imx.errors import MalformedMessageError
 __all__ = [
     "EndpointEntry",
     "OrganizationEntry",
+    "StoredResource",
     "fold",
     "is_oid",
     "parse_endpoint",
@@ -49,6 +50,15 @@ def reference_id(reference: str, resource_type: str) -> str | None:
         if parts[i] == resource_type and _FHIR_ID.fullmatch(parts[i + 1]):
             return parts[i + 1]
     return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredResource:
+    """A resource as stored: its JSON text goes into answers without a decode/encode trip."""
+
+    resource_type: str
+    id: str
+    json: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

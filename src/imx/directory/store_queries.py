@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from imx.directory.geo import bounding_box, haversine_miles
-from imx.directory.resources import fold
+from imx.directory.resources import StoredResource, fold
 from imx.directory.routing import IndexRow, resolve_endpoints
 from imx.directory.search import DirectorySearch
 from imx.directory.tables import DirectoryTables
@@ -27,6 +27,11 @@ from imx.model.community import CommunityEndpoint
 __all__ = ["Match", "SearchPage", "StoreQueries"]
 
 _CHUNK = 500  # ids per IN (...) list
+# Sorts SQL can do exactly the same way on SQLite and PostgreSQL (no collation involved).
+_SQL_SORTS: dict[str, Callable[[sa.Table], sa.ColumnElement[Any]]] = {
+    "_id": lambda o: o.c.id,
+    "_lastUpdated": lambda o: o.c.last_updated_us,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,8 +45,8 @@ class Match:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchPage:
     total: int
-    resources: list[tuple[dict[str, Any], float | None]]  # resource, distance in miles
-    included: list[dict[str, Any]]
+    resources: list[tuple[StoredResource, float | None]]  # with the distance in miles
+    included: list[StoredResource]
 
 
 def _like_escape(text: str) -> str:
@@ -197,35 +202,73 @@ class StoreQueries:
     async def search(self, resource_type: str, s: DirectorySearch) -> SearchPage:
         if resource_type == "Endpoint":
             return await self._search_endpoints(s)
+        if s.near is None and not s.transactions and s.sort.lstrip("-") in _SQL_SORTS:
+            return await self._search_in_sql(s)
         matches = await self.match_organizations(s)
         page = matches[s.start : s.start + s.count]
-        o, e, link = self.t.organization, self.t.endpoint, self.t.organization_endpoint
+        o = self.t.organization
         ids = [m.row.id for m in page]
         async with self.engine.connect() as conn:
-            found = (
-                {
-                    r.id: r.resource
-                    for r in await conn.execute(
-                        sa.select(o.c.id, o.c.resource).where(o.c.id.in_(ids))
-                    )
-                }
-                if ids
-                else {}
-            )
-            included: list[dict[str, Any]] = []
-            if s.include_endpoints and ids:
-                rows = await conn.execute(
-                    sa.select(e.c.resource)
-                    .join(link, link.c.endpoint_id == e.c.id)
-                    .where(link.c.organization_id.in_(ids))
-                    .distinct()
-                    .order_by(e.c.resource)
-                )
-                included = [json.loads(r.resource) for r in rows]
+            found = {}
+            if ids:
+                rows = await conn.execute(sa.select(o.c.id, o.c.resource).where(o.c.id.in_(ids)))
+                found = {r.id: r.resource for r in rows}
+            included = await self._included(conn, s, ids)
         resources = [
-            (json.loads(found[m.row.id]), m.distance_miles) for m in page if m.row.id in found
+            (
+                StoredResource(resource_type="Organization", id=m.row.id, json=found[m.row.id]),
+                m.distance_miles,
+            )
+            for m in page
+            if m.row.id in found
         ]
         return SearchPage(total=len(matches), resources=resources, included=included)
+
+    async def _search_in_sql(self, s: DirectorySearch) -> SearchPage:
+        """Paging in SQL when nothing needs Python (no distance, no inherited transactions)."""
+        o = self.t.organization
+        where = self._organization_filters(s)
+        column = _SQL_SORTS[s.sort.lstrip("-")](o)
+        order = [column.desc(), o.c.id.desc()] if s.sort.startswith("-") else [column, o.c.id]
+        try:
+            async with self.engine.connect() as conn:
+                total = await conn.scalar(sa.select(sa.func.count()).select_from(o).where(*where))
+                rows = await conn.execute(
+                    sa.select(o.c.id, o.c.resource)
+                    .where(*where)
+                    .order_by(*order)
+                    .offset(s.start)
+                    .limit(s.count)
+                )
+                resources: list[tuple[StoredResource, float | None]] = [
+                    (StoredResource(resource_type="Organization", id=r.id, json=r.resource), None)
+                    for r in rows
+                ]
+                included = await self._included(conn, s, [r.id for r, _ in resources])
+        except SQLAlchemyError as exc:
+            raise StoreError("directory search failed") from exc
+        return SearchPage(total=int(total or 0), resources=resources, included=included)
+
+    async def _included(
+        self, conn: AsyncConnection, s: DirectorySearch, ids: list[str]
+    ) -> list[StoredResource]:
+        if not (s.include_endpoints and ids):
+            return []
+        e, link = self.t.endpoint, self.t.organization_endpoint
+        out: dict[str, StoredResource] = {}
+        for i in range(0, len(ids), _CHUNK):
+            rows = await conn.execute(
+                sa.select(e.c.id, e.c.resource)
+                .join(link, link.c.endpoint_id == e.c.id)
+                .where(link.c.organization_id.in_(ids[i : i + _CHUNK]))
+            )
+            out.update(
+                {
+                    r.id: StoredResource(resource_type="Endpoint", id=r.id, json=r.resource)
+                    for r in rows
+                }
+            )
+        return [out[k] for k in sorted(out)]
 
     async def _search_endpoints(self, s: DirectorySearch) -> SearchPage:
         e = self.t.endpoint
@@ -244,14 +287,15 @@ class StoreQueries:
         async with self.engine.connect() as conn:
             total = await conn.scalar(sa.select(sa.func.count()).select_from(e).where(*where))
             rows = await conn.execute(
-                sa.select(e.c.resource)
+                sa.select(e.c.id, e.c.resource)
                 .where(*where)
                 .order_by(e.c.id)
                 .offset(s.start)
                 .limit(s.count)
             )
-            resources: list[tuple[dict[str, Any], float | None]] = [
-                (json.loads(r.resource), None) for r in rows
+            resources: list[tuple[StoredResource, float | None]] = [
+                (StoredResource(resource_type="Endpoint", id=r.id, json=r.resource), None)
+                for r in rows
             ]
         return SearchPage(total=int(total or 0), resources=resources, included=[])
 

@@ -260,3 +260,14 @@ async def test_distance_search_reports_each_distance(
     assert {e["resource"]["id"] for e in bundle["entry"]} == {NET, FACILITY, OTHER}
     distance = bundle["entry"][0]["search"]["extension"][0]["valueDistance"]
     assert distance["code"] == "[mi_i]" and distance["value"] < 5
+
+
+async def test_sort_by_last_updated_descending_puts_the_latest_change_first(
+    directory: Directory,
+) -> None:
+    await _network(directory)
+    facility = (await directory.http.get(f"/Organization/{FACILITY}")).json()
+    await directory.put({**facility, "name": "Net Clinic East"})
+    bundle = (await directory.http.get("/Organization", params={"_sort": "-_lastUpdated"})).json()
+    Bundle.model_validate(bundle)
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [FACILITY, OTHER, NET]
