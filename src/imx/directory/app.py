@@ -285,6 +285,9 @@ def _version_headers(resource: dict[str, Any]) -> dict[str, str]:
 
 
 async def _body(request: Request, kind: str) -> dict[str, Any]:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise MalformedMessageError("request body is too large")
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise MalformedMessageError("request body is too large")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from imx.directory import codes
 from imx.directory.geo import KM_PER_MILE, postal_code_centroid
 from imx.directory.resources import fold, is_oid, reference_id
-from imx.errors import InvalidRequestError, MalformedMessageError
+from imx.errors import InvalidRequestError, MalformedMessageError, UnsupportedError
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -191,6 +191,8 @@ def parse_search(params: list[tuple[str, str]], *, resource_type: str) -> Direct
     for param, (field, convert) in _SIMPLE.items():
         if value := one(param):
             fields[field] = convert(value)
+    if resource_type == "Endpoint" and "transaction" in by:
+        raise UnsupportedError("Endpoint search takes connection-type, not transaction")
     if "transaction" in by or "connection-type" in by:
         if resource_type == "Endpoint":
             fields["connection_type"] = one("connection-type").rsplit("|", 1)[-1]

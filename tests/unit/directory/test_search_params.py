@@ -74,3 +74,10 @@ def test_unsupported_include_and_sort_are_refused() -> None:
         _parse(("_include", "Organization:partof"))
     with pytest.raises(InvalidRequestError, match="_sort"):
         _parse(("_sort", "distance"))  # distance needs a centre
+
+
+def test_endpoint_search_refuses_the_organization_only_transaction_parameter() -> None:
+    with pytest.raises(InvalidRequestError, match="connection-type"):
+        parse_search([("transaction", "RAD-75")], resource_type="Endpoint")
+    s = parse_search([("connection-type", "ihe-xca")], resource_type="Endpoint")
+    assert s.connection_type == "ihe-xca"
