@@ -7,6 +7,7 @@ as the service (``DirectoryStore``), so a query means the same thing on both sid
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 
 from imx.directory.codes import parse_transaction_param
 from imx.directory.geo import postal_code_centroid
-from imx.directory.resources import EndpointEntry, fold, parse_endpoint
+from imx.directory.resources import EndpointEntry, OrganizationEntry, fold, parse_endpoint
 from imx.directory.routing import IndexRow, to_community
 from imx.directory.search import DirectorySearch
 from imx.directory.store import DirectoryStore
@@ -100,8 +101,14 @@ class DirectoryCache:
 
     # -- sync side -------------------------------------------------------------------------
 
-    async def apply(self, resources: list[dict[str, Any]], *, replace_all: bool) -> None:
-        await self.store.put_replica(resources, replace_all=replace_all)
+    async def apply(
+        self,
+        resources: list[dict[str, Any]],
+        *,
+        replace_all: bool,
+        parsed: Mapping[str, OrganizationEntry] | None = None,
+    ) -> None:
+        await self.store.put_replica(resources, replace_all=replace_all, parsed=parsed)
 
     async def rows(self, ids: list[str]) -> dict[str, IndexRow]:
         async with self.store.engine.connect() as conn:

@@ -12,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from imx.directory.resources import EndpointEntry, parse_endpoint, parse_organization
+from imx.directory.resources import (
+    EndpointEntry,
+    OrganizationEntry,
+    parse_endpoint,
+    parse_organization,
+)
 from imx.directory.routing import IndexRow, index_row, resolve_endpoints
 from imx.errors import MalformedMessageError
 
@@ -23,6 +28,7 @@ __all__ = ["Screened", "screen_resources"]
 class Screened:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rows: dict[str, IndexRow] = field(default_factory=dict)  # accepted organisations
+    entries: dict[str, OrganizationEntry] = field(default_factory=dict)  # parsed, by id
     skipped_organizations: int = 0
     skipped_endpoints: int = 0
     problems: list[str] = field(default_factory=list)
@@ -74,6 +80,7 @@ def screen_resources(
             if "referenced but not found" not in problem:  # already counted as an Endpoint
                 out.skip(f"Organization {org.id} {problem}", endpoint=True)
         out.rows[org.id] = row
+        out.entries[org.id] = org
         out.accepted.append(resource)
     return out
 
@@ -92,6 +99,7 @@ def drop_unreachable(screened: Screened, lookup: Callable[[str], IndexRow | None
     for oid in sorted(unreachable):
         screened.skip(f"Organization {oid}: no usable endpoint of its own or from its network")
         del screened.rows[oid]
+        screened.entries.pop(oid, None)
     screened.accepted = [
         r
         for r in screened.accepted

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -171,18 +171,23 @@ class DirectoryStore(StoreQueries):
         return stored, old is None
 
     async def put_replica(
-        self, resources: Sequence[dict[str, Any]], *, replace_all: bool = False
+        self,
+        resources: Sequence[dict[str, Any]],
+        *,
+        replace_all: bool = False,
+        parsed: Mapping[str, OrganizationEntry] | None = None,
     ) -> None:
         """Store resources as the source sent them (the node cache): no history, their meta.
 
         ``replace_all`` (a full sync) empties the tables in the same transaction, so readers
         see the old set or the new one, never an empty cache. Bulk: a few statements per 500
         resources, whatever the count (10,000 organisations one statement each took ~30 s on
-        aiosqlite). Callers hand in screened resources (``screen``).
+        aiosqlite). Callers hand in screened resources (``screen``), and may hand in the
+        entries the screening parsed (by id) so they are not parsed twice.
         """
         try:
             async with self.engine.begin() as conn:
-                await self._bulk(conn, resources, replace_all=replace_all)
+                await self._bulk(conn, resources, replace_all=replace_all, parsed=parsed)
         except SQLAlchemyError as exc:
             raise StoreError("directory cache write failed") from exc
 
@@ -245,7 +250,12 @@ class DirectoryStore(StoreQueries):
         return stored
 
     async def _bulk(
-        self, conn: AsyncConnection, resources: Sequence[dict[str, Any]], *, replace_all: bool
+        self,
+        conn: AsyncConnection,
+        resources: Sequence[dict[str, Any]],
+        *,
+        replace_all: bool,
+        parsed: Mapping[str, OrganizationEntry] | None = None,
     ) -> None:
         endpoints = [r for r in resources if r.get("resourceType") == "Endpoint"]
         organizations = [r for r in resources if r.get("resourceType") == "Organization"]
@@ -254,8 +264,10 @@ class DirectoryStore(StoreQueries):
                 await conn.execute(sa.delete(table))
         await self._replace_endpoints(conn, endpoints)
         batch: dict[str, tuple[OrganizationEntry, dict[str, Any]]] = {}
+        known = parsed or {}
         for r in organizations:
-            entry = parse_organization(r)
+            found = known.get(r.get("id", ""))
+            entry = found if found is not None else parse_organization(r)
             batch[entry.id] = (entry, r)
         # Organisations outside the batch that reference a changed endpoint: re-index.
         changed = [parse_endpoint(r).id for r in endpoints]

@@ -235,7 +235,7 @@ async def _store(
     report.skipped_organizations = screened.skipped_organizations
     report.skipped_endpoints = screened.skipped_endpoints
     report.problems = screened.problems[:_MAX_PROBLEMS_KEPT]
-    await cache.apply(screened.accepted, replace_all=is_full)
+    await cache.apply(screened.accepted, replace_all=is_full, parsed=screened.entries)
     report.stored = len(screened.accepted)
 
 
