@@ -6,13 +6,12 @@ Nothing else lives here (CONVENTIONS §1). ``open_node`` is used by ``imx serve`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
 
-from imx.audit.setup import build_atna
+from imx.audit.setup import AtnaPipeline, build_atna
 from imx.peers.dimse_forward import DimseForwarder
 from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
 from imx.security.tls import client_ssl_context
@@ -49,14 +48,15 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
     """
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     metadata = await build_metadata_store(settings.storage, auto_upgrade=auto_upgrade)
-    shipper_task: asyncio.Task[None] | None = None
+    atna: AtnaPipeline | None = None
     try:
         blobs = build_blob_store(settings.storage)
         clock = SystemClock()
         audit: AuditSink = SqlAuditSink(metadata)
         if settings.audit.enabled:  # ATNA: store + enqueue, shipped by one background task
-            audit, shipper = build_atna(settings, SqlAuditSink(metadata), _audit_tls(settings))
-            shipper_task = asyncio.create_task(shipper.run(), name="atna-shipper")
+            atna = build_atna(settings, SqlAuditSink(metadata), _audit_tls(settings))
+            audit = atna.sink
+            await atna.start()
         ingest = IngestService(
             metadata=metadata, blobs=blobs, quarantine=FileQuarantine(settings.storage.quarantine_dir),
             audit=audit, clock=clock, settings=settings.ingest, node=settings.node,
@@ -98,10 +98,8 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
             await peers.aclose()
             await ingest.drain()  # background header indexing finishes before the store closes
     finally:
-        if shipper_task is not None:
-            shipper_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await shipper_task
+        if atna is not None:
+            await atna.stop()
         await metadata.close()
 
 

@@ -332,11 +332,15 @@ async def test_open_node_ships_the_audit_trail_when_enabled(
     assert settings.problems() == []
     async with open_node(settings) as services:
         await services.audit.record(responder("ITI-55"))
-        (got,) = await receiver.wait_for(1)
+        start, got = await receiver.wait_for(2)
         listed = await SqlAuditSink(services.metadata).list_events()  # type: ignore[arg-type]
+    assert _transaction(start) == "0:110120"  # Application Activity: start (PS3.15 A.5.3.1)
     assert _transaction(got) == "0:ITI-55"
     assert got.hostname and got.app_name == "imx"
-    assert listed == [responder("ITI-55")]
+    assert listed[0] == responder("ITI-55")
+    # The stop is recorded and, the repository being up, delivered before the node closes.
+    stop = (await receiver.wait_for(3))[2]
+    assert _transaction(stop) == "0:110121"
 
 
 async def test_a_soap_query_answered_by_the_node_reaches_the_repository(
@@ -352,7 +356,7 @@ async def test_a_soap_query_answered_by_the_node_reaches_the_repository(
             r = await client.post(f"{node.url}/xca/query", content=sample.read_bytes(),
                                   headers={"Content-Type": "application/soap+xml"})
         assert r.status_code == 200
-        (got,) = await receiver.wait_for(1)
+        _start, got = await receiver.wait_for(2)
     root = etree.fromstring(got.msg)
     validate(root, "audit")
     assert root.find("EventIdentification/EventTypeCode").get("csd-code") == "ITI-38"

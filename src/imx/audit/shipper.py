@@ -93,8 +93,9 @@ class _Connection:
     async def close(self) -> None:
         self._watch.cancel()
         self.writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self.writer.wait_closed()
 
 
 class SyslogShipper:
@@ -158,8 +159,11 @@ class SyslogShipper:
         if not wakeable:
             await asyncio.sleep(delay)
             return
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the event is set (the node stopping right after a last record).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _ship_once(self) -> int:
@@ -184,10 +188,9 @@ class SyslogShipper:
         if self._conn is not None and self._conn.is_open:
             return self._conn
         await self._drop_connection()
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self._host, self._port, ssl=self._ssl,
-                                    server_hostname=self._server_hostname),
-            self._connect_timeout_s)
+        async with asyncio.timeout(self._connect_timeout_s):
+            reader, writer = await asyncio.open_connection(
+                self._host, self._port, ssl=self._ssl, server_hostname=self._server_hostname)
         self._conn = _Connection(reader, writer)
         return self._conn
 
@@ -199,8 +202,9 @@ class SyslogShipper:
     async def _deliver(self, data: bytes) -> None:
         conn = await self._connect()
         conn.writer.write(data)
-        await asyncio.wait_for(conn.writer.drain(), self._ack_timeout_s)
-        await asyncio.wait_for(self._acknowledged(conn), self._ack_timeout_s)
+        async with asyncio.timeout(self._ack_timeout_s):
+            await conn.writer.drain()
+            await self._acknowledged(conn)
 
     async def _acknowledged(self, conn: _Connection) -> None:
         delay = 0.001

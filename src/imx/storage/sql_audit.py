@@ -136,7 +136,8 @@ class SqlAuditSink:
 
     async def mark_sent(self, sequences: Sequence[int]) -> None:
         now = dt.datetime.now(dt.UTC)
-        stmt = OUT.update().where(OUT.c.pk.in_(list(sequences))).values(sent_at=now)
+        # The record stays in audit_events; the delivered copy is dropped, its time kept.
+        stmt = OUT.update().where(OUT.c.pk.in_(list(sequences))).values(sent_at=now, body=b"")
         await self._store.write(lambda conn: conn.execute(stmt))
 
     async def note_failure(self, sequences: Sequence[int], error: str) -> None:
