@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from imx.directory.app import build_directory_app
 from imx.directory.auth import hash_token
@@ -51,3 +54,23 @@ async def directory(store: DirectoryStore) -> AsyncIterator[Directory]:
         transport=httpx.ASGITransport(app=app), base_url="http://directory.test"
     ) as http:
         yield Directory(store=store, auth=auth, http=http)
+
+
+@pytest.fixture
+async def postgres_store() -> AsyncIterator[DirectoryStore]:
+    url = os.environ.get("IMX_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("IMX_TEST_POSTGRES_URL is not set")
+
+    schema = f"dir_test_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    store = DirectoryStore(engine, schema=schema)
+    await store.create_tables()
+    try:
+        yield store
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await engine.dispose()

@@ -4,10 +4,7 @@ of ZIP 10001" is exactly the brute-force haversine answer, through the cache and
 from __future__ import annotations
 
 import math
-import os
 import time
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -123,27 +120,6 @@ async def test_xcai_within_50_miles_of_10001_matches_brute_force_sqlite(
         await _check(store, orgs)
     finally:
         await store.close()
-
-
-@pytest.fixture
-async def postgres_store() -> AsyncIterator[DirectoryStore]:
-    url = os.environ.get("IMX_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("IMX_TEST_POSTGRES_URL is not set")
-    import sqlalchemy as sa
-
-    schema = f"dir_test_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    store = DirectoryStore(engine, schema=schema)
-    await store.create_tables()
-    try:
-        yield store
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()
 
 
 @pytest.mark.postgres
