@@ -36,7 +36,9 @@ class AuditRecord:
     document_unique_ids: tuple[str, ...] = ()
     repository_unique_id: str = ""
     home_community_id: str = ""  # the community of the documents / query target
-    source_endpoint: str = ""  # Source Role ID UserID (wsa:ReplyTo, endpoint URL, AE title)
-    destination_endpoint: str = ""  # Destination Role ID UserID (endpoint URL, AE title)
-    source_address: str = ""  # NetworkAccessPointID of the source (IP or DNS name)
+    # The requesting system (like ``source``) and the answering one (like ``destination``);
+    # imx.audit.events decides which of them is the Source Role ID of the event.
+    source_endpoint: str = ""  # its UserID: endpoint URL, wsa:ReplyTo, AE title
+    destination_endpoint: str = ""  # the answering system's endpoint URL or AE title
+    source_address: str = ""  # NetworkAccessPointID of the requester (IP or DNS name)
     destination_address: str = ""
