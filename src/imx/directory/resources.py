@@ -124,6 +124,10 @@ def _extensions(resource: dict[str, Any], url: str) -> list[dict[str, Any]]:
     return [e for e in exts if isinstance(e, dict) and e.get("url") == url]
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _str(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -188,7 +192,7 @@ def _codings_or_coding(value: Any) -> list[dict[str, Any]]:
 
 def _organization_oid(resource: dict[str, Any]) -> str:
     resource_id = _str(resource.get("id"))
-    for ident in resource.get("identifier") or []:
+    for ident in _list(resource.get("identifier")):
         if not isinstance(ident, dict):
             continue
         value = _str(ident.get("value")).removeprefix("urn:oid:")
@@ -205,7 +209,7 @@ def _organization_oid(resource: dict[str, Any]) -> str:
 
 
 def _position(resource: dict[str, Any]) -> tuple[float, float] | None:
-    for item in resource.get("contained") or []:
+    for item in _list(resource.get("contained")):
         if isinstance(item, dict) and item.get("resourceType") == "Location":
             pos = item.get("position")
             if isinstance(pos, dict):
@@ -224,7 +228,7 @@ def parse_organization(resource: Any) -> OrganizationEntry:
     name = _str(resource.get("name"))
     if not name:
         raise MalformedMessageError("Organization.name is missing")
-    addresses = [a for a in resource.get("address") or [] if isinstance(a, dict)]
+    addresses = [a for a in _list(resource.get("address")) if isinstance(a, dict)]
     address = addresses[0] if addresses else {}
     postal_code = _str(address.get("postalCode"))
     # No contained Location: fall back to the ZIP centroid, so the org still sorts by distance.
@@ -237,7 +241,7 @@ def parse_organization(resource: Any) -> OrganizationEntry:
         "",
     )
     references: list[str] = []
-    for ref in resource.get("endpoint") or []:
+    for ref in _list(resource.get("endpoint")):
         text = _str(ref.get("reference")) if isinstance(ref, dict) else ""
         if text.startswith("#"):
             continue  # contained, parsed below
@@ -247,7 +251,7 @@ def parse_organization(resource: Any) -> OrganizationEntry:
         references.append(endpoint_id)
     contained = tuple(
         parse_endpoint(item)
-        for item in resource.get("contained") or []
+        for item in _list(resource.get("contained"))
         if isinstance(item, dict) and item.get("resourceType") == "Endpoint"
     )
     meta_value = resource.get("meta")

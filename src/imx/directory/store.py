@@ -152,7 +152,7 @@ class DirectoryStore(StoreQueries):
                     us = self._next_instant_us()
                     stored = {**resource, "id": entry.id}
                     stored["meta"] = {
-                        **(resource.get("meta") or {}),
+                        **_meta_dict(resource),
                         "versionId": str(version),
                         "lastUpdated": format_instant(us),
                     }
@@ -225,7 +225,7 @@ class DirectoryStore(StoreQueries):
                                 **resource,
                                 "id": resource_id,
                                 "meta": {
-                                    **(resource.get("meta") or {}),
+                                    **_meta_dict(resource),
                                     "versionId": str(versions[key]),
                                     "lastUpdated": format_instant(self._next_instant_us()),
                                 },
@@ -266,7 +266,8 @@ class DirectoryStore(StoreQueries):
         batch: dict[str, tuple[OrganizationEntry, dict[str, Any]]] = {}
         known = parsed or {}
         for r in organizations:
-            found = known.get(r.get("id", ""))
+            resource_id = r.get("id")
+            found = known.get(resource_id) if isinstance(resource_id, str) else None
             entry = found if found is not None else parse_organization(r)
             batch[entry.id] = (entry, r)
         # Organisations outside the batch that reference a changed endpoint: re-index.
@@ -458,13 +459,22 @@ class DirectoryStore(StoreQueries):
         }
 
 
+def _meta_dict(resource: dict[str, Any]) -> dict[str, Any]:
+    meta = resource.get("meta")
+    return meta if isinstance(meta, dict) else {}
+
+
 def _meta(resource: dict[str, Any]) -> tuple[int, int]:
     """(version, lastUpdated in microseconds) from a replica's meta; 1 and 0 when absent."""
-    meta = resource.get("meta") or {}
+    meta = _meta_dict(resource)
     version_id = str(meta.get("versionId", "1"))
     updated = meta.get("lastUpdated")
-    us = to_microseconds(_parse_instant(updated)) if isinstance(updated, str) else 0
-    return (int(version_id) if version_id.isdigit() else 1), us
+    try:
+        us = to_microseconds(_parse_instant(updated)) if isinstance(updated, str) else 0
+    except ValueError:
+        us = 0  # a replica keeps a bad lastUpdated out of the high-water mark
+    # versionId is a string; anything but a small number counts as version 1.
+    return (int(version_id) if version_id.isdigit() and len(version_id) < 9 else 1), us
 
 
 def _parse_instant(text: str) -> dt.datetime:

@@ -26,7 +26,13 @@ from imx.directory.cache import DirectoryCache
 from imx.directory.screen import drop_unreachable, screen_resources
 from imx.directory.search import MAX_COUNT, parse_instant, to_microseconds
 from imx.directory.store import format_instant
-from imx.errors import InvalidRequestError, NotAuthorizedError, NotFoundError, PeerUnavailableError
+from imx.errors import (
+    InvalidRequestError,
+    MalformedMessageError,
+    NotAuthorizedError,
+    NotFoundError,
+    PeerUnavailableError,
+)
 
 __all__ = ["DirectoryClient", "SyncReport", "run_sync_forever", "sync_directory"]
 
@@ -271,7 +277,7 @@ def _updated_us(resource: dict[str, Any]) -> int:
         return 0
     try:
         return to_microseconds(parse_instant(value))
-    except ValueError:
+    except MalformedMessageError:
         return 0
 
 
