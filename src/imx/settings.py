@@ -284,6 +284,9 @@ class AuditSettings(BaseModel):
     connect_timeout_s: float = 10.0
     ack_timeout_s: float = 30.0
     poll_interval_s: float = 5.0  # also ships what other processes (imx import) queued
+    # A batch counts as delivered once the connection survived this long after the TCP
+    # acknowledgement without a reset (docs/audit.md, at-least-once)
+    settle_s: float = 1.0
 
 
 class Settings(BaseSettings):

@@ -119,6 +119,7 @@ class Receiver:
         self._writers: set[asyncio.StreamWriter] = set()
         self._changed = asyncio.Condition()
         self.port = 0
+        self.reset_after_bytes = 0  # > 0: reset the next connection after reading this much
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
@@ -142,8 +143,14 @@ class Receiver:
         peer = writer.get_extra_info("peercert") or {}
         self.peers.append(dict(x[0] for x in peer.get("subject", ())).get("commonName", ""))
         decoder = OctetCountingDecoder()
+        reset_after, self.reset_after_bytes = self.reset_after_bytes, 0
         try:
-            while data := await reader.read(65536):
+            while data := await reader.read(reset_after or 65536):
+                if reset_after:  # a crash mid-batch: the rest is never read (RST)
+                    async with self._changed:
+                        self.messages.extend(parse_message(f) for f in decoder.feed(data))
+                    writer.transport.abort()
+                    return
                 frames = decoder.feed(data)
                 async with self._changed:
                     self.messages.extend(parse_message(f) for f in frames)
@@ -206,7 +213,7 @@ async def _running(shipper: SyslogShipper) -> AsyncIterator[SyslogShipper]:
 def _shipper(journal: SqlAuditSink, ctx: ssl.SSLContext, port: int) -> SyslogShipper:
     return SyslogShipper(journal, host="127.0.0.1", port=port, ssl_context=ctx, batch_size=4,
                          initial_backoff_s=0.02, max_backoff_s=0.2, connect_timeout_s=2,
-                         ack_timeout_s=5, poll_interval_s=0.2)
+                         ack_timeout_s=5, poll_interval_s=0.2, settle_s=0.2)
 
 
 def _sink(journal: SqlAuditSink, shipper: SyslogShipper | None) -> AtnaAuditSink:
@@ -368,3 +375,22 @@ async def test_a_soap_query_answered_by_the_node_reaches_the_repository(
     assert query.get("ParticipantObjectID") == "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d"
     sent = etree.fromstring(base64.b64decode(query.findtext("ParticipantObjectQuery")))
     assert etree.QName(sent).localname == "AdhocQueryRequest"
+
+
+async def test_a_batch_cut_by_a_reset_is_resent_whole(
+        tmp_path: Path, pki: Pki, receiver: Receiver) -> None:
+    async with _journal(tmp_path / "db.sqlite3") as journal:
+        sink = _sink(journal, None)
+        records = _records(8)
+        for r in records:  # queued before the shipper starts: two full batches of 4
+            await sink.record(r)
+        # The repository reads about one and a half messages, then its connection resets.
+        first_len = len((await journal.pending(limit=1))[0][2])
+        receiver.reset_after_bytes = first_len + first_len // 2
+        async with _running(_shipper(journal, _client_context(pki), receiver.port)):
+            got = await receiver.wait_for(8)
+            await _settled(journal)
+        assert [_transaction(m) for m in got] == ["0:" + r.transaction for r in records]
+        # The first message arrived twice (same sequenceId), everything else once.
+        assert len(receiver.messages) == 9
+        assert receiver.messages[0].sequence_id == receiver.messages[1].sequence_id

@@ -78,8 +78,10 @@ def build_atna(settings: Settings, store: AuditStore, ssl_context: ssl.SSLContex
         ssl_context=ssl_context, server_hostname=audit.server_name,
         batch_size=audit.batch_size, initial_backoff_s=audit.initial_backoff_s,
         max_backoff_s=audit.max_backoff_s, connect_timeout_s=audit.connect_timeout_s,
-        ack_timeout_s=audit.ack_timeout_s, poll_interval_s=audit.poll_interval_s)
+        ack_timeout_s=audit.ack_timeout_s, poll_interval_s=audit.poll_interval_s,
+        settle_s=audit.settle_s)
     sink = AtnaAuditSink(store, source=audit_source(settings), hostname=socket.gethostname(),
                          app_name=audit.app_name, procid=str(os.getpid()),
                          on_enqueued=shipper.notify)
-    return AtnaPipeline(sink=sink, shipper=shipper, source_id=settings.node.name)
+    return AtnaPipeline(sink=sink, shipper=shipper, source_id=settings.node.name,
+                        flush_timeout_s=audit.settle_s + 1.0)

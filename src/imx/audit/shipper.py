@@ -1,13 +1,16 @@
 """Ships the ATNA outbox to the audit repository: RFC 5425 syslog over mutual TLS.
 
 One background task (``run``). Messages leave in outbox order, in batches on one kept-open
-connection. A batch is marked sent only when the repository's TCP stack has acknowledged
-every byte of it (Linux ``SIOCOUTQ`` reaches 0 on a connection that is still open; elsewhere,
-when the TLS transport's buffer is flushed). Anything else (refused connection, TLS failure,
-reset, the repository closing the connection) leaves the batch pending and the next attempt
-waits with exponential back-off. So delivery is at-least-once: a batch in flight when the
-connection broke may arrive twice; each copy carries the same ``[meta sequenceId]``
-(RFC 5424 7.3.1), which a repository can use to drop it (docs/audit.md).
+connection. A batch counts as delivered in two steps: the repository's TCP stack has
+acknowledged every byte (Linux ``SIOCOUTQ`` reaches 0 on a connection still open; elsewhere,
+the TLS buffer is flushed), and then the connection survived ``settle_s`` without a reset or
+was closed cleanly (FIN: the repository read everything). Syslog has no application-level
+acknowledgement; a peer that dies with our bytes unread in its socket buffer answers with a
+reset, and that reset within the settle window sends everything unsettled again. Failures
+(refused connection, TLS failure, reset) leave messages pending; the next attempt waits with
+exponential back-off. Delivery is at-least-once: resent copies carry the same
+``[meta sequenceId]`` (RFC 5424 7.3.1), which a repository can use to drop them
+(docs/audit.md).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ log = logging.getLogger(__name__)
 
 
 class AuditOutbox(Protocol):
-    async def pending(self, *, limit: int) -> list[tuple[int, str, bytes]]:
-        """Oldest unsent first: (sequence, RFC 5424 header, audit XML)."""
+    async def pending(self, *, limit: int, after: int = 0) -> list[tuple[int, str, bytes]]:
+        """Oldest unsent first, sequence > ``after``: (sequence, RFC 5424 header, audit XML)."""
         ...
 
     async def mark_sent(self, sequences: Sequence[int]) -> None: ...
@@ -78,13 +81,17 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.closed_cleanly = False  # the repository read everything and closed (EOF)
         # A syslog receiver never writes; reading only tells us when it closes or resets.
         self._watch = asyncio.create_task(self._watch_eof())
 
     async def _watch_eof(self) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError):
+        try:
             while await self.reader.read(4096):
                 pass
+        except (OSError, ssl.SSLError):
+            return  # reset: whatever is not settled was maybe never read
+        self.closed_cleanly = True
 
     @property
     def is_open(self) -> bool:
@@ -105,7 +112,8 @@ class SyslogShipper:
                  ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                  batch_size: int = 100, initial_backoff_s: float = 1.0,
                  max_backoff_s: float = 300.0, connect_timeout_s: float = 10.0,
-                 ack_timeout_s: float = 30.0, poll_interval_s: float = 5.0) -> None:
+                 ack_timeout_s: float = 30.0, poll_interval_s: float = 5.0,
+                 settle_s: float = 1.0) -> None:
         self._outbox = outbox
         self._host = host
         self._port = port
@@ -117,10 +125,13 @@ class SyslogShipper:
         self._connect_timeout_s = connect_timeout_s
         self._ack_timeout_s = ack_timeout_s
         self._poll_interval_s = poll_interval_s
+        self._settle_s = settle_s
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._conn: _Connection | None = None
-        self.sent = 0  # messages acknowledged since start (for status and tests)
+        self._cursor = 0  # the last sequence written on the current connection
+        self._unsettled: list[tuple[int, float]] = []  # (sequence, loop time acknowledged)
+        self.sent = 0  # messages settled since start (for status and tests)
 
     def notify(self) -> None:
         """A message was enqueued: ship it without waiting for the poll interval."""
@@ -128,7 +139,7 @@ class SyslogShipper:
         self._wake.set()
 
     async def wait_idle(self) -> None:
-        """Return once the outbox was seen empty after the last ``notify``."""
+        """Return once every queued message was seen settled after the last ``notify``."""
         await self._idle.wait()
 
     async def run(self) -> None:
@@ -136,6 +147,7 @@ class SyslogShipper:
         try:
             while True:
                 try:
+                    await self._settle()
                     shipped = await self._ship_once()
                 except (OSError, TimeoutError, DeliveryError, StoreError) as exc:
                     failures += 1
@@ -143,13 +155,19 @@ class SyslogShipper:
                     log.warning("audit repository unreachable; retrying",
                                 extra={"host": self._host, "port": self._port,
                                        "error": type(exc).__name__, "retry_in_s": delay})
-                    await self._drop_connection()
+                    await self._restart_from_oldest()
                     await self._sleep_or_wake(delay, wakeable=False)
                     continue
                 if failures:
                     log.info("audit repository reachable again", extra={"host": self._host})
                 failures = 0
-                if not shipped:
+                if shipped:
+                    continue
+                if self._unsettled:
+                    due = self._unsettled[0][1] + self._settle_s - _loop_time()
+                    await self._sleep_or_wake(max(0.0, min(due, self._poll_interval_s)),
+                                              wakeable=True)
+                else:
                     self._idle.set()
                     await self._sleep_or_wake(self._poll_interval_s, wakeable=True)
         finally:
@@ -166,9 +184,32 @@ class SyslogShipper:
                 await self._wake.wait()
         self._wake.clear()
 
+    async def _restart_from_oldest(self) -> None:
+        # Nothing unsettled counts as delivered: the next attempt starts at the oldest unsent.
+        await self._drop_connection()
+        self._unsettled.clear()
+        self._cursor = 0
+
+    async def _settle(self) -> None:
+        """Mark sent what survived the settle window; raise if the connection was reset."""
+        if not self._unsettled:
+            return
+        conn = self._conn
+        if conn is None or (not conn.is_open and not conn.closed_cleanly):
+            raise DeliveryError("connection reset with messages unsettled")
+        if conn.closed_cleanly:
+            ready = len(self._unsettled)
+        else:
+            limit = _loop_time() - self._settle_s
+            ready = sum(1 for _, at in self._unsettled if at <= limit)
+        if ready:
+            await self._outbox.mark_sent([seq for seq, _ in self._unsettled[:ready]])
+            del self._unsettled[:ready]
+            self.sent += ready
+
     async def _ship_once(self) -> int:
-        """Send one batch; 0 when nothing was pending."""
-        batch = await self._outbox.pending(limit=self._batch)
+        """Write one batch and wait for its TCP acknowledgement; 0 when nothing is pending."""
+        batch = await self._outbox.pending(limit=self._batch, after=self._cursor)
         if not batch:
             return 0
         sequences = [seq for seq, _, _ in batch]
@@ -180,13 +221,16 @@ class SyslogShipper:
             with contextlib.suppress(StoreError):
                 await self._outbox.note_failure(sequences, type(exc).__name__)
             raise
-        await self._outbox.mark_sent(sequences)
-        self.sent += len(batch)
+        self._cursor = sequences[-1]
+        acknowledged_at = _loop_time()
+        self._unsettled.extend((seq, acknowledged_at) for seq in sequences)
         return len(batch)
 
     async def _connect(self) -> _Connection:
         if self._conn is not None and self._conn.is_open:
             return self._conn
+        if self._unsettled:  # closed by the peer before they settled: send them again
+            raise DeliveryError("connection closed with messages unsettled")
         await self._drop_connection()
         async with asyncio.timeout(self._connect_timeout_s):
             reader, writer = await asyncio.open_connection(
@@ -216,3 +260,7 @@ class SyslogShipper:
             if state != "pending":
                 return
             delay = min(0.05, delay * 2)
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()

@@ -118,9 +118,10 @@ class SqlAuditSink:
 
     # -- the outbox (imx.audit.shipper.AuditOutbox) ----------------------------------------
 
-    async def pending(self, *, limit: int) -> list[tuple[int, str, bytes]]:
-        """The oldest unsent messages, in enqueue order: (sequence, header, body)."""
-        stmt = (sa.select(OUT.c.pk, OUT.c.header, OUT.c.body).where(OUT.c.sent_at.is_(None))
+    async def pending(self, *, limit: int, after: int = 0) -> list[tuple[int, str, bytes]]:
+        """The oldest unsent messages past ``after``, in enqueue order: (sequence, header, body)."""
+        stmt = (sa.select(OUT.c.pk, OUT.c.header, OUT.c.body)
+                .where(OUT.c.sent_at.is_(None), OUT.c.pk > after)
                 .order_by(OUT.c.pk).limit(limit))
         try:
             async with self._engine.connect() as conn:
