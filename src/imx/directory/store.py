@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import anyio
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -331,14 +332,22 @@ class DirectoryStore(StoreQueries):
             for r in rows:
                 found = parse_endpoint(json.loads(r.resource))
                 referenced[found.id] = found
-        values, links = [], []
-        for entry, resource in zip(entries, resources, strict=True):
-            version, us = _meta(resource)
-            values.append(self._organization_values(entry, resource, referenced, version, us))
-            links += [
-                {"organization_id": entry.id, "endpoint_id": x}
-                for x in dict.fromkeys(entry.endpoint_references)
-            ]
+
+        def build_rows() -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+            values: list[dict[str, Any]] = []
+            links: list[dict[str, str]] = []
+            for entry, resource in zip(entries, resources, strict=True):
+                version, us = _meta(resource)
+                values.append(self._organization_values(entry, resource, referenced, version, us))
+                links += [
+                    {"organization_id": entry.id, "endpoint_id": x}
+                    for x in dict.fromkeys(entry.endpoint_references)
+                ]
+            return values, links
+
+        # Indexing and encoding 10,000 rows is seconds of CPU: off the event loop, so a node
+        # syncing its cache keeps answering (CONVENTIONS §7, CPU-heavy work in a thread).
+        values, links = await anyio.to_thread.run_sync(build_rows)
         await self._replace(conn, self.t.organization, values)
         link = self.t.organization_endpoint
         ids = [entry.id for entry in entries]

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 
 from imx.directory.cache import DirectoryCache
@@ -233,7 +234,10 @@ async def _store(
         for endpoint_id in wanted:
             if endpoint_id and (found := await cache.endpoint(endpoint_id)) is not None:
                 cached_endpoints[endpoint_id] = found
-    screened = screen_resources(resources, cached_endpoint=cached_endpoints.get)
+    # Parsing thousands of entries is CPU work: keep it off the node's event loop.
+    screened = await anyio.to_thread.run_sync(
+        lambda: screen_resources(resources, cached_endpoint=cached_endpoints.get)
+    )
     ancestors = {} if is_full else await _cached_ancestors(cache, screened.rows)
     drop_unreachable(screened, ancestors.get)
     for problem in screened.problems:
