@@ -117,3 +117,21 @@ def save(name: str, result: dict[str, object]) -> None:
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+
+
+def replace_section(name: str, block_lines: list[str]) -> None:
+    """Put ``block_lines`` between ``<!-- name:start -->`` / ``<!-- name:end -->`` in
+    docs/benchmarks.md (appended before the generic bench block when new)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    target = ROOT / "docs" / "benchmarks.md"
+    text = target.read_text()
+    block = "\n".join([start, "", *block_lines, "", end])
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    elif "<!-- bench:start -->" in text:
+        head, rest = text.split("<!-- bench:start -->", 1)
+        text = head + block + "\n\n<!-- bench:start -->" + rest
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    target.write_text(text)

@@ -225,12 +225,16 @@ class InitiatingSettings(BaseModel):
     """The Initiating Gateway (outbound XCPD / XCA / XCA-I)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    xcpd_timeout_s: float = 60.0  # SPEC-NOTES §8: responders take seconds; 60 s is common
+    # Hard deadline per community and transaction (SPEC-NOTES §8: responders take seconds;
+    # 60 s is common for XCPD, 120 s for query and retrieve).
+    xcpd_timeout_s: float = 60.0
     query_timeout_s: float = 120.0
     retrieve_timeout_s: float = 120.0
     connect_timeout_s: float = 10.0
     retries: int = 2  # query and retrieve only; XCPD is never re-sent
-    max_concurrency: int = 32  # communities asked at once
+    # Communities asked at once. Requests are async (a socket each, no thread): a high bound
+    # keeps a fan-out to every community about as long as its slowest answer.
+    max_concurrency: int = 256
     correlation_ttl_s: int = 24 * 3600  # cached "found at" answers skip XCPD this long
     negative_ttl_s: int = 3600  # cached "not found at" answers
     min_local_match_weight: float = 12.0  # our re-check of returned demographics (log2 weight)

@@ -248,7 +248,7 @@ class NetworkService:
             try:
                 answer = await asyncio.wait_for(
                     self._peers.discover_patient(community, demographics),
-                    timeout=self._s.xcpd_timeout_s + 5)
+                    timeout=self._s.xcpd_timeout_s)
             except (TimeoutError, PeerUnavailableError) as exc:
                 detail = exc.detail if isinstance(exc, GatewayError) else "timed out"
                 await self._record("ITI-55", community, outcome="serious-failure", detail=detail,
@@ -297,7 +297,7 @@ class NetworkService:
                 try:
                     result = await asyncio.wait_for(
                         self._peers.query_documents(community, p.patient_id),
-                        timeout=(self._s.query_timeout_s + 5) * (self._s.retries + 1))
+                        timeout=self._s.query_timeout_s * (self._s.retries + 1))
                 except (TimeoutError, PeerUnavailableError) as exc:
                     detail = exc.detail if isinstance(exc, GatewayError) else "timed out"
                     await self._record("ITI-38", community, outcome="serious-failure",
