@@ -20,6 +20,7 @@ from imx.model.imaging import (
     StoreOutcome,
     StudyRecord,
 )
+from imx.matching.blocking import key_kind
 from imx.matching.mpi_form import index_entry
 from imx.model.mpi import (
     MpiCandidate,
@@ -193,11 +194,15 @@ class InMemoryMetadataStore:
     async def count_mpi_patients(self) -> int:
         return len(self.mpi)
 
-    async def find_mpi_candidates(self, keys: Collection[str], *,
-                                  limit: int = 2000) -> list[MpiCandidate]:
-        found: set[PatientId] = set()
+    async def find_mpi_candidates(self, keys: Collection[str], *, limit: int = 2000,
+                                  min_kinds: int = 1,
+                                  strong_kinds: Collection[str] = ()) -> list[MpiCandidate]:
+        kinds: dict[PatientId, set[str]] = {}
         for key in sorted({k[:160] for k in keys})[:64]:
-            found |= self.blocks.get(key, set())
+            for pid in self.blocks.get(key, set()):
+                kinds.setdefault(pid, set()).add(key_kind(key))
+        found = [p for p, k in kinds.items()
+                 if len(k) >= min_kinds or bool(k & set(strong_kinds))]
         ordered = sorted(found, key=lambda p: (p.assigning_authority, p.id))[:limit]
         return [MpiCandidate(p.id, p.assigning_authority, self.mpi[p][1]) for p in ordered]
 

@@ -210,9 +210,15 @@ class PatientIndex(Protocol):
     async def get_mpi_patient(self, patient_id: PatientId) -> MpiPatient | None:
         ...
 
-    async def find_mpi_candidates(self, keys: Collection[str], *,
-                                  limit: int = 2000) -> list[MpiCandidate]:
-        """Entries sharing at least one blocking key, at most ``limit`` (arbitrary order)."""
+    async def find_mpi_candidates(self, keys: Collection[str], *, limit: int = 2000,
+                                  min_kinds: int = 1,
+                                  strong_kinds: Collection[str] = ()) -> list[MpiCandidate]:
+        """Entries sharing blocking keys with ``keys``, at most ``limit`` (arbitrary order).
+
+        An entry qualifies when the keys it shares are of at least ``min_kinds`` different
+        kinds (``imx.matching.blocking.key_kind``), or when one of them is of a kind in
+        ``strong_kinds``.
+        """
         ...
 
     async def merge_mpi_patient(self, *, surviving: PatientId, retired: PatientId) -> None:

@@ -166,3 +166,22 @@ async def test_batch_upsert_replaces_keys_and_counts_each_entry(store) -> None:
     assert await found(store, PatientDemographics(telecoms=("tel:217-555-0101",))) == set()
     assert len(await found(store, PatientDemographics(telecoms=("tel:312-555-0199",)))) == 3
     assert await store.get_mpi_patient(people[1].patient_id) == moved[1]
+
+
+async def test_candidates_can_require_two_kinds_of_key_or_a_strong_one(store) -> None:
+    """A record sharing only the birth date is not a candidate under the large-index rule;
+    sharing the birth date and the family-name sound, or only the phone, is."""
+    await store.upsert_mpi_patient(jane())
+
+    async def hits(demo: PatientDemographics) -> int:
+        keys = blocking_keys(query_demographics(demo))
+        return len(await store.find_mpi_candidates(keys, min_kinds=2,
+                                                   strong_kinds=("tel", "id:")))
+
+    same_day_stranger = PatientDemographics(names=(PersonName(given=("Omar",), family="Kent"),),
+                                            birth_date=dt.date(1980, 2, 15))
+    assert await found(store, same_day_stranger) == {JANE}  # one kind is enough by default
+    assert await hits(same_day_stranger) == 0
+    assert await hits(PatientDemographics(names=(PersonName(given=("Omar",), family="Dough"),),
+                                          birth_date=dt.date(1980, 2, 15))) == 1
+    assert await hits(PatientDemographics(telecoms=("tel:217-555-0101",))) == 1

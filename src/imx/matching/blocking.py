@@ -15,7 +15,30 @@ import jellyfish
 from imx.matching.model import Demographics
 from imx.matching.normalise import PreparedDemographics, prepare
 
-__all__ = ["blocking_keys", "blocking_keys_prepared"]
+__all__ = [
+    "CANDIDATE_MIN_KINDS",
+    "CANDIDATE_STRONG_KINDS",
+    "KEY_KIND_CHARS",
+    "blocking_keys",
+    "blocking_keys_prepared",
+    "key_kind",
+]
+
+# A key's kind is its first three characters: dob, fym, fmd, gym, gz:, tel, id:.
+KEY_KIND_CHARS = 3
+# First-pass candidate rule for a large index: a record must share two kinds of key with the
+# query, or a phone or an identifier. A record sharing only the birth date (~75 people per
+# query at 1M) or only family-name sound + day/month (~55) is rarely the person: on the
+# generated population (100k, seed 1) this pass alone keeps precision at 1.0 with recall
+# 0.9785 instead of 0.9817, at 2.8 instead of 17 candidates per query. The XCPD responder
+# re-runs a query that found no one close over every key (services/patient_discovery.py).
+CANDIDATE_MIN_KINDS = 2
+CANDIDATE_STRONG_KINDS = ("tel", "id:")
+
+
+def key_kind(key: str) -> str:
+    """The kind of a blocking key (``"dob:1980-04-03"`` -> ``"dob"``)."""
+    return key[:KEY_KIND_CHARS]
 
 
 def _swapped(date: dt.date) -> dt.date | None:

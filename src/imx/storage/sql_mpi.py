@@ -18,6 +18,7 @@ import anyio
 import sqlalchemy as sa
 
 from imx.errors import StoreError
+from imx.matching.blocking import KEY_KIND_CHARS
 from imx.matching.mpi_form import index_entry
 from imx.model.identifiers import PatientId
 from imx.model.imaging import PatientRecord
@@ -268,19 +269,32 @@ class SqlPatientIndexMixin:
             lambda conn: int(conn.execute(sa.select(sa.func.count()).select_from(M)).scalar()
                              or 0))
 
-    async def find_mpi_candidates(self, keys: Collection[str], *,
-                                  limit: int = 2000) -> list[MpiCandidate]:
+    async def find_mpi_candidates(self, keys: Collection[str], *, limit: int = 2000,
+                                  min_kinds: int = 1,
+                                  strong_kinds: Collection[str] = ()) -> list[MpiCandidate]:
         wanted = sorted({k[:160] for k in keys})[:_MAX_KEYS]
         if not wanted:
             return []
-        sql = ("SELECT m.patient_id, m.issuer, m.match_form FROM mpi_patients m WHERE m.pk IN "
-               f"(SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({self._placeholders(len(wanted))}))"
-               f" LIMIT {int(limit)}")
+        marks = self._placeholders(len(wanted))
+        if min_kinds <= 1:
+            hits = f"SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({marks})"
+            params: tuple[Any, ...] = tuple(wanted)
+        else:
+            # Portable SQL: a key's kind is its first KEY_KIND_CHARS characters.
+            strong = tuple(strong_kinds) or ("",)
+            hits = (f"SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({marks}) "
+                    "GROUP BY mpi_pk HAVING count(DISTINCT substr(key, 1, "
+                    f"{KEY_KIND_CHARS})) >= {int(min_kinds)} OR max(CASE WHEN substr(key, 1, "
+                    f"{KEY_KIND_CHARS}) IN ({self._placeholders(len(strong))}) THEN 1 ELSE 0 "
+                    "END) = 1")
+            params = (*wanted, *strong)
+        sql = ("SELECT m.patient_id, m.issuer, m.match_form FROM mpi_patients m "
+               f"WHERE m.pk IN ({hits}) LIMIT {int(limit)}")
 
         def run(conn: sa.Connection) -> list[MpiCandidate]:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cur.execute(sql, tuple(wanted))
+                cur.execute(sql, params)
                 return [MpiCandidate._make(r) for r in cur.fetchall()]
             finally:
                 cur.close()
