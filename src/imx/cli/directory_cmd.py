@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -236,7 +235,7 @@ def publish_cmd(
         return
 
     async def run() -> list[str]:
-        client = DirectoryClient(directory, api_key=token or os.environ.get("IMX_DIRECTORY_TOKEN"))
+        client = DirectoryClient(directory, api_key=token)
         try:
             return await publish(client, resources)
         finally:

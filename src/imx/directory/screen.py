@@ -21,7 +21,7 @@ from imx.directory.resources import (
 from imx.directory.routing import IndexRow, index_row, resolve_endpoints
 from imx.errors import MalformedMessageError
 
-__all__ = ["Screened", "screen_resources"]
+__all__ = ["Screened", "drop_unreachable", "screen_resources"]
 
 
 @dataclass(slots=True, kw_only=True)
