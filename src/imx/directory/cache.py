@@ -66,7 +66,8 @@ class DirectoryCache:
         """Communities matching every given criterion; nearest first when a centre is given.
 
         ``transaction`` is a routing key (``RAD-75``) or a Sequoia code (``XCA-I RAD-75``) and
-        matches own or inherited endpoints. ``active=False`` includes inactive communities.
+        matches own or inherited endpoints. ``active=False`` includes inactive communities and
+        those left without any endpoint; by default only reachable, active ones come back.
         Raises ``MalformedMessageError`` for an unknown transaction or ZIP.
         """
         fields: dict[str, Any] = {"count": 1_000_000, "active": True if active else None}
@@ -93,7 +94,9 @@ class DirectoryCache:
         else:
             fields["sort"] = "name"
         matches = await self.store.match_organizations(DirectorySearch(**fields))
-        return [to_community(m.row, m.endpoints) for m in matches]
+        # A community routing cannot reach (its network went inactive since the last sync)
+        # is no answer for routing; ``get`` still shows it.
+        return [to_community(m.row, m.endpoints) for m in matches if m.endpoints or not active]
 
     async def get(self, home_community_id: str) -> Community | None:
         found = await self.store.row(home_community_id.removeprefix("urn:oid:"))

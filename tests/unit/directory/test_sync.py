@@ -251,3 +251,25 @@ async def test_scheduled_sync_survives_an_outage_and_stops_on_request(
     await asyncio.wait_for(run_sync_forever(client, cache, interval_s=0.01, stop=stop), 10)
     assert "routing continues from the cache" in caplog.text
     assert await cache.get(NET) is not None
+
+
+async def test_facilities_of_a_network_that_goes_inactive_drop_out_of_routing(
+    directory: Directory, cache: DirectoryCache
+) -> None:
+    await _seed(directory)
+    client = _client(directory)
+    await sync_directory(client, cache)
+    assert FACILITY in {
+        c.home_community_id.removeprefix("urn:oid:") for c in await cache.find_communities()
+    }
+    network = await directory.store.read("Organization", NET)
+    await directory.store.put({**network, "active": False})  # type: ignore[dict-item]
+    await sync_directory(client, cache, overlap_s=0)
+    routable = {
+        c.home_community_id.removeprefix("urn:oid:") for c in await cache.find_communities()
+    }
+    assert routable == {SOLO}
+    everything = await cache.find_communities(active=False)
+    assert {NET, FACILITY, SOLO} == {
+        c.home_community_id.removeprefix("urn:oid:") for c in everything
+    }
