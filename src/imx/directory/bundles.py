@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from imx.directory import codes
 from imx.directory.resources import StoredResource
 
 __all__ = [
@@ -206,7 +205,6 @@ def capability_statement(*, base: str, now: str, software_version: str) -> dict[
         },
         "fhirVersion": "4.0.1",
         "format": ["json"],
-        "instantiates": [f"{codes.SEQUOIA}/CapabilityStatement/directory"],
         "rest": [
             {
                 "mode": "server",
