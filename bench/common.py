@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -39,11 +40,14 @@ class ServedNode:
 
 
 @contextlib.contextmanager
-def imx_serve(workdir: Path, *, fsync: bool = True) -> Iterator[ServedNode]:
+def imx_serve(workdir: Path, *, fsync: bool = True, extra_toml: str = "",
+              health_verify: ssl.SSLContext | None = None) -> Iterator[ServedNode]:
     """`imx serve --config <toml>` in ``workdir``; production settings (fsync on) by default.
 
     The TOML is written from ``imx.settings.Settings`` field names (http.port, dimse.port,
-    storage.data_dir, storage.fsync); ``IMX_*`` variables in the environment still apply.
+    storage.data_dir, storage.fsync) plus ``extra_toml`` (whole tables, e.g. ``[tls]``);
+    ``IMX_*`` variables in the environment still apply. With TLS, pass ``health_verify``
+    (a client context) so the start-up probe can pass the mutual-TLS gate.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     http_port, dimse_port = free_port(), free_port()
@@ -51,6 +55,7 @@ def imx_serve(workdir: Path, *, fsync: bool = True) -> Iterator[ServedNode]:
     cfg.write_text(
         f"[http]\nport = {http_port}\n[dimse]\nport = {dimse_port}\n"
         f'[storage]\ndata_dir = "{workdir / "data"}"\nfsync = {str(fsync).lower()}\n'
+        + extra_toml
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "imx", "serve", "--config", str(cfg)],
@@ -63,7 +68,10 @@ def imx_serve(workdir: Path, *, fsync: bool = True) -> Iterator[ServedNode]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status_code == 200:
+                scheme = "https" if health_verify is not None else "http"
+                probe = httpx.get(f"{scheme}://127.0.0.1:{http_port}/healthz", timeout=1,
+                                  verify=health_verify if health_verify is not None else True)
+                if probe.status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -6,18 +6,21 @@ Nothing else lives here (CONVENTIONS §1). ``open_node`` is used by ``imx serve`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from imx.audit.setup import AtnaPipeline, build_atna
 from imx.peers.dimse_forward import DimseForwarder
 from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
 from imx.security.tls import client_ssl_context
 from imx.security.xua.outbound import xua_header_factory
-from imx.peers.static_directory import StaticDirectory
-from imx.ports import AuditSink
+from imx.directory.cache import DirectoryCache
+from imx.directory.sync import DirectoryClient, run_sync_forever
+from imx.peers.static_directory import ChainedDirectory, StaticDirectory
+from imx.ports import AuditSink, PeerDirectory
 from imx.services.context import NodeServices
 from imx.services.document_query import DocumentQueryService
 from imx.services.ingest import IngestService
@@ -69,9 +72,10 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
         if settings.manifests.enabled:
             ingest.add_listener(manifests)
         peers = _peer_gateway(settings)
+        directory, close_directory = await _open_directory(settings)
         network = NetworkService(
             settings=settings.initiating, home_community_id=settings.node.home_community_id,
-            directory=_peer_directory(settings), peers=peers,
+            directory=directory, peers=peers,
             correlations=SqlCorrelationCache(metadata), metadata=metadata, ingest=ingest,
             audit=audit, clock=clock,
             forwarder=DimseForwarder(calling_ae_title=settings.dimse.ae_title,
@@ -96,6 +100,7 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
             )
         finally:
             await peers.aclose()
+            await close_directory()
             await ingest.drain()  # background header indexing finishes before the store closes
     finally:
         if atna is not None:
@@ -113,8 +118,35 @@ def _audit_tls(settings: Settings) -> ssl.SSLContext:
                               crl_files=tls.crl_files, min_version=tls.min_version)
 
 
-def _peer_directory(settings: Settings) -> StaticDirectory:
-    return StaticDirectory(settings.communities)
+async def _open_directory(settings: Settings
+                          ) -> tuple[PeerDirectory, Callable[[], Awaitable[None]]]:
+    """Routing: the configured communities, then (with ``directory.url``) the directory cache,
+    kept in sync by a background task; the node routes from the cache when the directory is
+    down (docs/directory.md)."""
+    static = StaticDirectory(settings.communities)
+    if not settings.directory.url:
+        async def nothing() -> None:
+            return None
+
+        return static, nothing
+    cache = await DirectoryCache.open(settings.storage.data_dir / "directory-cache.sqlite")
+    key = settings.directory.api_key
+    client = DirectoryClient(settings.directory.url,
+                             api_key=key.get_secret_value() if key is not None else None)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_sync_forever(
+        client, cache, interval_s=settings.directory.sync_interval_s, stop=stop,
+        full_every=settings.directory.full_sync_every))
+
+    async def close() -> None:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await client.aclose()
+        await cache.close()
+
+    return ChainedDirectory(static, cache), close
 
 
 def _peer_gateway(settings: Settings) -> SoapPeerGateway:

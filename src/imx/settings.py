@@ -221,6 +221,20 @@ class ApiSettings(BaseModel):
     keys: tuple[ApiKeySettings, ...] = ()
 
 
+class DirectorySettings(BaseModel):
+    """The participant directory this node routes by (docs/directory.md).
+
+    With ``url`` set, the node keeps ``<data_dir>/directory-cache.sqlite`` in sync (full, then
+    incremental by _lastUpdated) and routes from that cache, plus any ``[[communities]]``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    url: str | None = None  # FHIR base, e.g. https://directory.example/fhir
+    api_key: SecretStr | None = None
+    sync_interval_s: float = 3600.0
+    full_sync_every: int = 24  # every Nth scheduled sync is a full one
+
+
 class InitiatingSettings(BaseModel):
     """The Initiating Gateway (outbound XCPD / XCA / XCA-I)."""
 
@@ -313,6 +327,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     initiating: InitiatingSettings = Field(default_factory=InitiatingSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
     communities: list[CommunitySettings] = Field(default_factory=list)
 
     @classmethod

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
@@ -82,6 +82,8 @@ ACCEPTED_TRANSFER_SYNTAXES: Final = (
     "1.2.840.10008.1.2.2",
 )
 _IN_MEMORY_MAX: Final = 8 << 20  # larger instances spill to a temp file on their way in
+_QUEUE: Final = 8  # received instances waiting for the store (<= 8 x 8 MB in RAM)
+_STORE_WORKERS: Final = 3
 
 
 def patient_key_for(demographics: PatientDemographics, local_patient_id: PatientId | None = None) -> str:
@@ -440,15 +442,19 @@ class NetworkService:
                               series_uid: str, state: RetrievalProgress,
                               progress: ProgressCallback | None,
                               reconcile_to: PatientId | None) -> list[RegistryErrorItem]:
+        """Receive one RAD-75 answer while storing what already arrived.
+
+        The socket reader hands each received instance (bytes, or a temp file past 8 MB) to a
+        few store workers through a small queue: the network and the store (parse, fsync,
+        index) overlap, and at most ``_QUEUE`` instances wait in memory.
+        """
         errors: list[RegistryErrorItem] = []
-        try:
-            async for item in self._peers.retrieve_imaging(community, request):
-                if isinstance(item, RegistryErrorItem):
-                    errors.append(item)
-                    state.failed_instances += 1
-                    continue
-                size = await self._store_part(item.chunks, source=community.home_community_id,
-                                              reconcile_to=reconcile_to, community=community)
+        queue: asyncio.Queue[bytes | Path | None] = asyncio.Queue(maxsize=_QUEUE)
+
+        async def store_worker() -> None:
+            while (received := await queue.get()) is not None:
+                size = await self._ingest_received(received, source=community.home_community_id,
+                                                   reconcile_to=reconcile_to, community=community)
                 if size is None:
                     state.failed_instances += 1
                     continue
@@ -457,49 +463,46 @@ class NetworkService:
                 done, total = state.per_series.get(series_uid, (0, 0))
                 state.per_series[series_uid] = (done + 1, total)
                 await _notify(progress, state)
+
+        workers = [asyncio.create_task(store_worker()) for _ in range(_STORE_WORKERS)]
+        try:
+            async for item in self._peers.retrieve_imaging(community, request):
+                if isinstance(item, RegistryErrorItem):
+                    errors.append(item)
+                    state.failed_instances += 1
+                    continue
+                await queue.put(await _receive(item.chunks))
         except PeerUnavailableError as exc:
             # What arrived is stored; a later retrieve_study resumes from there.
             errors.append(RegistryErrorItem(error_code="XDSUnavailableCommunity",
                                             code_context=exc.detail,
                                             location=community.home_community_id))
+        finally:
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
         return errors
 
-    async def _store_part(self, chunks: object, *, source: str, reconcile_to: PatientId | None,
-                          community: Community) -> int | None:
-        """Stream one instance into the store (RAM up to 8 MB, then a temp file)."""
-        buffer = bytearray()
-        spool: tempfile._TemporaryFileWrapper[bytes] | None = None  # noqa: SLF001
-        size = 0
+    async def _ingest_received(self, received: bytes | Path, *, source: str,
+                               reconcile_to: PatientId | None, community: Community) -> int | None:
+        """Store one received instance; the temp file (if any) is removed afterwards."""
         try:
-            async for chunk in chunks:  # type: ignore[attr-defined]
-                size += len(chunk)
-                if spool is None and size > _IN_MEMORY_MAX:
-                    spool = tempfile.NamedTemporaryFile(prefix="imx-retrieve-", suffix=".dcm",
-                                                        delete=False)
-                    spool.write(buffer)
-                    buffer = bytearray()
-                if spool is not None:
-                    spool.write(chunk)
-                else:
-                    buffer += chunk
-            if spool is not None:
-                spool.close()
+            size = len(received) if isinstance(received, bytes) else received.stat().st_size
             if reconcile_to is not None:
-                data = Path(spool.name).read_bytes() if spool is not None else bytes(buffer)
+                data = received if isinstance(received, bytes) else received.read_bytes()
                 try:
                     data = reconcile_patient(data, reconcile_to, modified_at=self._clock.now(),
                                              source_of_previous_values=community.name[:64])
                 except MalformedMessageError:
                     pass  # ingest refuses and quarantines it with the reason
                 result = await self._ingest.ingest_bytes(data, source=source)
-            elif spool is not None:
-                result = await self._ingest.ingest_file(Path(spool.name), source=source)
+            elif isinstance(received, Path):
+                result = await self._ingest.ingest_file(received, source=source)
             else:
-                result = await self._ingest.ingest_bytes(bytes(buffer), source=source)
+                result = await self._ingest.ingest_bytes(received, source=source)
         finally:
-            if spool is not None:
-                spool.close()
-                Path(spool.name).unlink(missing_ok=True)
+            if isinstance(received, Path):
+                received.unlink(missing_ok=True)
         return size if result.is_success else None
 
     # --- audit ---------------------------------------------------------------------------------
@@ -545,6 +548,32 @@ def _batches(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, st
     if size <= 0:
         return [items]
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+async def _receive(chunks: AsyncIterator[bytes]) -> bytes | Path:
+    """Read one MTOM part: bytes up to 8 MB, past that a temp file (the caller removes it)."""
+    buffer = bytearray()
+    spool = None
+    try:
+        async for chunk in chunks:
+            if spool is None and len(buffer) + len(chunk) > _IN_MEMORY_MAX:
+                spool = tempfile.NamedTemporaryFile(prefix="imx-retrieve-", suffix=".dcm",
+                                                    delete=False)
+                spool.write(buffer)
+                buffer = bytearray()
+            if spool is not None:
+                spool.write(chunk)
+            else:
+                buffer += chunk
+    except BaseException:
+        if spool is not None:
+            spool.close()
+            Path(spool.name).unlink(missing_ok=True)
+        raise
+    if spool is None:
+        return bytes(buffer)
+    spool.close()
+    return Path(spool.name)
 
 
 async def _notify(progress: ProgressCallback | None, state: RetrievalProgress) -> None:
