@@ -30,6 +30,8 @@ __all__ = [
     "IngestSettings",
     "ManifestSettings",
     "NodeSettings",
+    "PortalSettings",
+    "PortalUser",
     "Settings",
     "StorageSettings",
     "TrustSettings",
@@ -235,6 +237,27 @@ class DirectorySettings(BaseModel):
     full_sync_every: int = 24  # every Nth scheduled sync is a full one
 
 
+class PortalUser(BaseModel):
+    """One clinician or administrator of the portal; only the SHA-256 of the password is kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str  # shown in the audit trail and sent as the XUA subject-id
+    password_sha256: str  # hex digest of the password
+    role: Literal["clinician", "admin"] = "clinician"
+    role_code: str = "112247003"  # SNOMED CT Medical doctor (XUA subject-role)
+
+
+class PortalSettings(BaseModel):
+    """The clinician portal at /portal (docs/portal.md): login against ``users``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    enabled: bool = True
+    users: tuple[PortalUser, ...] = ()
+    session_secret: SecretStr | None = None  # None: a random one per process (logins end on restart)
+    session_ttl_s: int = 8 * 3600
+    loopback_only: bool = True  # refuse browsers that are not on this host (the demo default)
+
+
 class InitiatingSettings(BaseModel):
     """The Initiating Gateway (outbound XCPD / XCA / XCA-I)."""
 
@@ -328,6 +351,7 @@ class Settings(BaseSettings):
     initiating: InitiatingSettings = Field(default_factory=InitiatingSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
     communities: list[CommunitySettings] = Field(default_factory=list)
 
     @classmethod
