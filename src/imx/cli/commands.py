@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     from imx.cli import audit_cmd
     from imx.cli import pki_cmd
     from imx.cli import directory_cmd
-    from imx.cli import network_cmd
+    from imx.cli import demo_cmd, network_cmd
 
     config_cmd.register(app)
     db_cmd.register(app)
@@ -25,3 +25,4 @@ def register(app: typer.Typer) -> None:
     pki_cmd.register(app)
     directory_cmd.register(app)
     network_cmd.register(app)
+    demo_cmd.register(app)
