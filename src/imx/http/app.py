@@ -15,6 +15,7 @@ from imx.errors import GatewayError
 from imx.http.api import api_routes
 from imx.http.dicomweb import dicomweb_router
 from imx.http.errors import problem_response
+from imx.http.portal import portal_routes
 from imx.http.soap import soap_routes
 from imx.services.context import NodeServices
 
@@ -31,6 +32,7 @@ def build_app(services: NodeServices) -> Starlette:
         Mount(services.settings.dicomweb.prefix, app=dicomweb_router(services)),
         *soap_routes(services),
         *(api_routes(services) if services.network is not None else []),
+        *portal_routes(services),
     ]
     app = Starlette(routes=routes, exception_handlers={GatewayError: problem_response,
                                                        Exception: problem_response})
