@@ -253,7 +253,8 @@ class PortalSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     enabled: bool = True
     users: tuple[PortalUser, ...] = ()
-    session_secret: SecretStr | None = None  # None: a random one per process (logins end on restart)
+    # None: a random secret per process, so sign-ins end when the node restarts
+    session_secret: SecretStr | None = None
     session_ttl_s: int = 8 * 3600
     loopback_only: bool = True  # refuse browsers that are not on this host (the demo default)
 

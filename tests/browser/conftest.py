@@ -27,8 +27,11 @@ class Network:
 
 
 def _user(name: str, password: str, role: str) -> dict[str, str]:
-    return {"name": name, "password_sha256": hashlib.sha256(password.encode()).hexdigest(),
-            "role": role}
+    return {
+        "name": name,
+        "password_sha256": hashlib.sha256(password.encode()).hexdigest(),
+        "role": role,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +42,23 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     a = None
     try:
         # The study lives only in community B: 2 series of 12 CT slices, 128 x 128.
-        stored = load(b, generate_study(patient, seed=5, series_count=2, instances_per_series=12,
-                                        rows=128, columns=128))
-        a = NodeThread(node_settings(tmp, "A", communities=[community("B", b)], portal={
-            "users": [_user(*CLINICIAN, "admin"), _user(*CLERK, "clinician")],
-            "session_secret": "test-session-secret-0123456789"})).start()
+        stored = load(
+            b,
+            generate_study(
+                patient, seed=5, series_count=2, instances_per_series=12, rows=128, columns=128
+            ),
+        )
+        a = NodeThread(
+            node_settings(
+                tmp,
+                "A",
+                communities=[community("B", b)],
+                portal={
+                    "users": [_user(*CLINICIAN, "admin"), _user(*CLERK, "clinician")],
+                    "session_secret": "test-session-secret-0123456789",
+                },
+            )
+        ).start()
         record = b.call(b.services.metadata.get_instance(next(iter(stored))))  # type: ignore[union-attr]
         assert record is not None
         yield Network(a=a, b=b, patient=patient, study_instance_uid=record.study_instance_uid)

@@ -42,9 +42,16 @@ def test_sign_in_is_required_and_checked(network: Network) -> None:
 def test_search_is_attributed_and_clerks_cannot_read_the_audit(network: Network) -> None:
     p = network.patient
     clerk = _login(network, *CLERK)
-    found = clerk.post("/portal/api/patients/search", headers={"X-Imx-Portal": "1"}, json={
-        "given": p.given, "family": p.family, "birth_date": p.birth_date.isoformat(),
-        "purpose": "EMERGENCY"})
+    found = clerk.post(
+        "/portal/api/patients/search",
+        headers={"X-Imx-Portal": "1"},
+        json={
+            "given": p.given,
+            "family": p.family,
+            "birth_date": p.birth_date.isoformat(),
+            "purpose": "EMERGENCY",
+        },
+    )
     assert found.status_code == 200, found.text
     assert [m["organization"] for m in found.json()["patients"]] == ["Community B"]
     assert clerk.get("/portal/api/audit").status_code == 403
@@ -53,8 +60,8 @@ def test_search_is_attributed_and_clerks_cannot_read_the_audit(network: Network)
     events = admin.get("/portal/api/audit").json()
     mine = [e for e in events if e["user"] == CLERK[0]]
     assert any(e["transaction"] == "ITI-55" for e in mine)  # the XCPD the search sent
-    assert any(e["event"] == "portal patient search" and e["purpose"] == "EMERGENCY"
-               for e in mine)
-    assert [o["name"] for o in admin.get("/portal/api/directory").json()
-            if o["name"] == "Community B"] == ["Community B"]
+    assert any(e["event"] == "portal patient search" and e["purpose"] == "EMERGENCY" for e in mine)
+    assert [
+        o["name"] for o in admin.get("/portal/api/directory").json() if o["name"] == "Community B"
+    ] == ["Community B"]
     assert admin.get("/portal/api/health").json()["home_community_id"].endswith("2026.101")

@@ -18,12 +18,22 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium "
-                              "(apt-get install chromium; `make test` as root installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install chromium; `make test` as root installs it)",
+    ),
 ]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _stats(png: bytes) -> tuple[float, float, int]:
@@ -67,8 +77,9 @@ def test_search_retrieve_and_view_a_study_from_another_community(network: Networ
 
             canvas = page.locator("#image")
             sync_api.expect(canvas).to_have_attribute("data-rendered", "7")  # the middle of 12
-            sync_api.expect(page.get_by_role("list", name="Series").get_by_role("button")
-                            ).to_have_count(2)
+            sync_api.expect(
+                page.get_by_role("list", name="Series").get_by_role("button")
+            ).to_have_count(2)
             page.keyboard.press("ArrowDown")
             sync_api.expect(canvas).to_have_attribute("data-rendered", "8")
             std, lit, levels = _stats(canvas.screenshot())
@@ -77,7 +88,8 @@ def test_search_retrieve_and_view_a_study_from_another_community(network: Networ
             # Lung window: the same slice, drawn differently.
             page.keyboard.press("1")
             sync_api.expect(page.get_by_role("button", name="CT lung")).to_have_attribute(
-                "aria-pressed", "true")
+                "aria-pressed", "true"
+            )
             lung = canvas.screenshot()
             assert abs(_stats(lung)[1] - lit) > 0.02 or abs(_stats(lung)[0] - std) > 2
 
@@ -96,5 +108,6 @@ def test_search_retrieve_and_view_a_study_from_another_community(network: Networ
     events = network.a.call(network.a.services.audit.list_events(limit=500))  # type: ignore[union-attr]
     by_user = {(e.event, e.transaction) for e in events if e.requester_user_id == CLINICIAN[0]}
     assert ("portal study viewed", "portal") in by_user
-    assert any(t == "ITI-55" for _, t in by_user) and any(t == "RAD-75" or t == "ITI-39"
-                                                          for _, t in by_user), by_user
+    assert any(t == "ITI-55" for _, t in by_user) and any(
+        t == "RAD-75" or t == "ITI-39" for _, t in by_user
+    ), by_user
