@@ -16,13 +16,16 @@ import sys
 from typing import Any
 
 from bench.common import RESULTS, ROOT
+from bench.plots import draw_all
 
 # Run in this order. Benchmarks other engineers own run after these when present; the
 # matching ones render their own "Patient matching" section (bench/matching_report.py).
 BENCHES = ["bench.ingest_vs_orthanc", "bench.wado_vs_orthanc", "bench.profile_ingest"]
 OTHER_BENCHES = ["bench.rad69_throughput", "bench.matching_accuracy", "bench.matching_throughput",
-                 "bench.iti55_throughput"]
-_OWN_SECTION = ("matching", "iti55")  # results rendered by their own benchmark, not here
+                 "bench.iti55_throughput", "bench.xcpd_trust_overhead", "bench.fanout",
+                 "bench.e2e_retrieve", "bench.directory_sync"]
+# results rendered by their own benchmark (own marked section), not here
+_OWN_SECTION = ("matching", "iti55", "fanout", "e2e_retrieve", "directory_sync")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TARGET = ROOT / "docs" / "benchmarks.md"
 
@@ -163,6 +166,11 @@ def render() -> None:
         "timed tests; each section names its machine, date and command.",
         "",
     ]
+    figures = draw_all()
+    if figures:
+        out += ["Figures (drawn from the same results by `bench/plots.py`):", ""]
+        out += [f"![{p.stem}](images/{p.name})" for p in figures]
+        out.append("")
     known = {"ingest_vs_orthanc": _ingest, "wado_vs_orthanc": _wado, "profile_ingest": _profile}
     for name, fn in known.items():
         r = _load(name)
