@@ -185,3 +185,22 @@ async def test_candidates_can_require_two_kinds_of_key_or_a_strong_one(store) ->
     assert await hits(PatientDemographics(names=(PersonName(given=("Omar",), family="Dough"),),
                                           birth_date=dt.date(1980, 2, 15))) == 1
     assert await hits(PatientDemographics(telecoms=("tel:217-555-0101",))) == 1
+
+
+def test_migration_0002_indexes_patients_ingested_before_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from imx.storage import schema
+    from imx.storage.migrations import m0001_initial, m0002_mpi
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with engine.begin() as conn:
+        m0001_initial.upgrade(conn)
+        conn.execute(schema.patients.insert().values(
+            patient_id="OLD1", issuer=AA, patient_name="Roe^Rita", patient_name_norm="ROE RITA",
+            birth_date=dt.date(1975, 7, 4), sex="F", other_ids="[]"))
+        m0002_mpi.upgrade(conn)
+        row = conn.execute(sa.select(schema.mpi_patients.c.family_name,
+                                     schema.mpi_patients.c.source)).one()
+        keys = {r[0] for r in conn.execute(sa.select(schema.mpi_blocking_keys.c.key))}
+    engine.dispose()
+    assert tuple(row) == ("Roe", "dicom")
+    assert "dob:1975-07-04" in keys and f"id:{AA}:OLD1" in keys
