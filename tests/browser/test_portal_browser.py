@@ -5,7 +5,6 @@ draws a CT slice: checked on the pixels of a screenshot, not only on the DOM."""
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +68,7 @@ def test_search_retrieve_and_view_a_study_from_another_community(network: Networ
             sync_api.expect(row).to_contain_text("study")
             view = row.get_by_role("button", name="View study")
             sync_api.expect(view).to_be_disabled()  # not in A's store yet
-            row.get_by_role("button", name="Retrieve study").click()
+            row.get_by_role("button", name="Retrieve to my PACS").click()
             sync_api.expect(row.locator("progress")).to_be_visible()
             sync_api.expect(row).to_contain_text("done: 24 / 24 images")
             page.screenshot(path=str(ARTIFACTS / "portal-timeline.png"), full_page=True)
@@ -96,7 +95,11 @@ def test_search_retrieve_and_view_a_study_from_another_community(network: Networ
             page.keyboard.press("3")
             page.keyboard.press("h")
             sync_api.expect(page.locator("#header-table")).to_contain_text("(0008,0060)")
-            time.sleep(0.3)  # let thumbnails finish decoding before the documentation shot
+            # Both series thumbnails came back from WADO-RS /rendered and decoded.
+            page.wait_for_function(
+                "[...document.querySelectorAll('#series img')]"
+                ".every(i => i.complete && i.naturalWidth === 96)"
+            )
             shot = page.screenshot(full_page=True)
             (ARTIFACTS / "portal.png").write_bytes(shot)
             (ARTIFACTS / "portal-slice.png").write_bytes(canvas.screenshot())

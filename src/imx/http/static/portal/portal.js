@@ -64,7 +64,7 @@
       for (const f of out.failures) $("patients").append(el("p", { className: "error", textContent: `${f.organization}: ${f.error}` }));
       if (patients.length) {
         const b = el("button", { type: "button", id: "timeline-button", textContent: "Show timeline" });
-        b.addEventListener("click", timeline);
+        b.addEventListener("click", () => timeline().catch((e) => say(`Timeline failed: ${e.message}`)));
         $("patients").append(b);
         say(`${patients.length} match(es) found.`);
         b.focus();
@@ -95,7 +95,7 @@
       el("option", { value: "", textContent: "this node" }),
       ...me.destinations.map((ae) => el("option", { value: ae, textContent: `PACS ${ae}` })));
     const get = el("button", { type: "button", textContent: d.local ? "Retrieved" : "Retrieve to my PACS" });
-    get.setAttribute("aria-label", `Retrieve study ${d.title} from ${d.organization}`);
+    get.setAttribute("aria-label", `Retrieve to my PACS: study ${d.title} from ${d.organization}`);
     const bar = el("progress", { max: 1, value: 0, hidden: true });
     bar.setAttribute("aria-label", "Retrieval progress");
     const note = el("span", { className: "muted" });
