@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from imx.security.xua.cache import PathValidity
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
 
 __all__ = ["load_trust_anchors", "verify_certificate_chain"]
@@ -67,9 +68,19 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+def _window(path: Sequence[x509.Certificate]) -> PathValidity:
+    return PathValidity(not_before=max(c.not_valid_before_utc for c in path),
+                        not_after=min(c.not_valid_after_utc for c in path))
+
+
 def verify_certificate_chain(leaf: x509.Certificate, intermediates: Sequence[x509.Certificate],
-                             anchors: Sequence[x509.Certificate], *, now: dt.datetime) -> None:
+                             anchors: Sequence[x509.Certificate], *, now: dt.datetime
+                             ) -> PathValidity:
     """Accept ``leaf`` if it is a pinned anchor or chains to a CA anchor.
+
+    Returns:
+        When every certificate on the accepted path is valid (the responder caches the path
+        until then and re-checks ``now`` against it; ``cache.py``).
 
     Raises:
         SecurityHeaderError: ``FailedAuthentication`` when no valid path exists.
@@ -78,17 +89,18 @@ def verify_certificate_chain(leaf: x509.Certificate, intermediates: Sequence[x50
     _check_validity(leaf, now)
     fingerprint = leaf.fingerprint(hashes.SHA256())
     if any(a.fingerprint(hashes.SHA256()) == fingerprint for a in anchors):
-        return  # pinned signer certificate
-    current = leaf
+        return _window([leaf])  # pinned signer certificate
+    current, path = leaf, [leaf]
     for _ in range(_MAX_DEPTH):
         for anchor in anchors:
             if _is_ca(anchor) and _issued_by(current, anchor):
                 _check_validity(anchor, now)
-                return
+                return _window([*path, anchor])
         step = next((c for c in intermediates if c is not current and _is_ca(c)
                      and _issued_by(current, c)), None)
         if step is None:
             break
         _check_validity(step, now)
         current = step
+        path.append(step)
     raise _refuse("signing certificate does not chain to a trust anchor")

@@ -6,15 +6,20 @@ Order of checks, each refusal a ``SecurityHeaderError`` with its WSS 1.1 §12 fa
    no other element carries (XML signature wrapping needs a second assertion or a second ID);
 2. SAML 2.0 schema; exactly one ds:Signature, a direct child of the Assertion;
 3. the X.509 certificate in its KeyInfo chains to a trust anchor (``chain.py``);
-4. signxml verifies the signature (one reference, allowed algorithms and transforms only);
-5. from here on ONLY the element signxml returns as signed (``signed_xml``: re-parsed from the
-   canonical bytes, so no comments or unsigned siblings) is read, and it must be the
+4. the signature verifies (``xmldsig.py``: a lean exc-c14n/RSA-SHA2 path for the XUA profile,
+   signxml for anything else; one reference, allowed algorithms and transforms only);
+5. from here on ONLY the element returned as signed (re-parsed from the canonical bytes, so no
+   comments or unsigned siblings; signxml's ``signed_xml``) is read, and it must be the
    assertion of step 1 (same tag, same ID, reference URI ``#ID``);
 6. Version 2.0, IssueInstant / NotBefore / NotOnOrAfter within the clock skew, our audience in
    every AudienceRestriction (SAML core 2.5.1.4);
 7. a header ds:Signature, if present (or required), covers exactly the wsu:Timestamp and was made
    with the key the signed assertion confirms (holder-of-key; SPEC-NOTES §5.1, §5.5 step 3);
 8. the required XSPA/NHIN attributes (§5.2).
+
+An assertion that passed every check is remembered (``cache.py``) under the SHA-256 of the exact
+bytes that were verified; a repeat of those bytes skips steps 2, 4, 5 and 8 (deterministic on
+those bytes) but still runs 1, 3 (validity at ``now``), the window of 6 and all of 7.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import base64
 import binascii
 import copy
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -30,9 +36,6 @@ import cryptography.exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
-from signxml.algorithms import DigestAlgorithm, SignatureMethod
-from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, SignXMLException
-from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from imx.errors import MalformedMessageError
 from imx.security.xua.assertion import parse_instant
@@ -43,9 +46,11 @@ from imx.security.xua.attributes import (
     PurposeOfUse,
     Role,
 )
+from imx.security.xua.cache import XuaCache
 from imx.security.xua.chain import verify_certificate_chain
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
-from imx.security.xua.saml_attributes import read_attributes
+from imx.security.xua.saml_attributes import AssertionAttributes, read_attributes
+from imx.security.xua.xmldsig import verify_signature
 from imx.wire.schemas import validate
 
 __all__ = ["TrustConfig", "VerifiedAssertion", "verify_assertion"]
@@ -63,6 +68,8 @@ _ALLOWED_TRANSFORMS: Final = frozenset({
     "http://www.w3.org/2006/12/xml-c14n11",
 })
 _SEAL: Final = object()
+# Re-reading bytes we serialised ourselves (no DTD can appear); hardened all the same.
+_PARSER: Final = etree.XMLParser(resolve_entities=False, no_network=True)
 
 Fault = WsSecurityFault
 
@@ -77,6 +84,18 @@ class TrustConfig:
     accept_sha1: bool = False  # SPEC-NOTES §5.4 legacy peers; off unless configured
     # A Timestamp signature, when present, is always verified; this makes it mandatory.
     require_timestamp_signature: bool = False
+    # False: every signature goes through signxml (the reference path; differential tests).
+    lean_xmldsig: bool = True
+    # Verified assertions remembered (cache.py); 0 turns every cache off.
+    cache_entries: int = 4096
+    # Built here, never passed in: a copy made with dataclasses.replace() (other audiences,
+    # anchors or skew) gets a cache of its own, so no answer crosses configurations.
+    cache: XuaCache = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = self.cache_entries
+        object.__setattr__(self, "cache", XuaCache(max_assertions=size,
+                                                   max_certificates=min(size, 256)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,6 +173,25 @@ def _signature(assertion: etree._Element) -> etree._Element:
     return signatures[0]
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a fully verified assertion said: cached, then re-checked against ``now``."""
+
+    assertion_id: str
+    issuer: str
+    name_id: str
+    issued: dt.datetime
+    not_before: dt.datetime | None
+    not_after: dt.datetime
+    restrictions: tuple[tuple[str, ...], ...]
+    attributes: AssertionAttributes
+    certificate_texts: tuple[str, ...]
+    certificates: tuple[x509.Certificate, ...]
+    confirmation_text: str | None
+    signer_subject: str
+    signer_sha256: str
+
+
 def _load_certificate(base64_der: str) -> x509.Certificate:
     """Parse a certificate completely now: cryptography decodes fields lazily, and a damaged
     issuer or extension would otherwise raise ValueError in the middle of a later check."""
@@ -164,17 +202,33 @@ def _load_certificate(base64_der: str) -> x509.Certificate:
     return cert
 
 
-def _certificates(signature: etree._Element) -> list[x509.Certificate]:
-    texts = signature.findall(f"{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/{{{_DS}}}X509Certificate")
+def _parse_certificate(text: str, trust: TrustConfig, now: dt.datetime) -> x509.Certificate:
+    return trust.cache.certificate(text, _load_certificate, now)
+
+
+def _certificates(signature: etree._Element, trust: TrustConfig, now: dt.datetime
+                  ) -> tuple[tuple[str, ...], tuple[x509.Certificate, ...]]:
+    elements = signature.findall(f"{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/{{{_DS}}}X509Certificate")
+    texts = tuple(e.text or "" for e in elements)
     try:
-        certs = [_load_certificate(t.text or "") for t in texts]
+        certs = tuple(_parse_certificate(t, trust, now) for t in texts)
     except (ValueError, binascii.Error, cryptography.exceptions.UnsupportedAlgorithm) as exc:
         raise SecurityHeaderError("the signature's X.509 certificate cannot be read",
                                   fault=Fault.INVALID_SECURITY_TOKEN) from exc
     if not certs:
         raise SecurityHeaderError("the signature carries no X.509 certificate",
                                   fault=Fault.INVALID_SECURITY_TOKEN)
-    return certs
+    return texts, certs
+
+
+def _check_chain(texts: tuple[str, ...], certs: Sequence[x509.Certificate], trust: TrustConfig,
+                 now: dt.datetime) -> None:
+    """SPEC-NOTES §5.5 #3, remembered per exact chain until a certificate on it expires."""
+    validity = trust.cache.paths.get(texts, now)
+    if validity is not None and validity.covers(now):
+        return
+    validity = verify_certificate_chain(certs[0], certs[1:], trust.trust_anchors, now=now)
+    trust.cache.paths.put(texts, validity, expires=validity.not_after, now=now)
 
 
 def _check_references(signature: etree._Element, target_id: str, *, what: str) -> None:
@@ -188,75 +242,37 @@ def _check_references(signature: etree._Element, target_id: str, *, what: str) -
                                       fault=Fault.UNSUPPORTED_ALGORITHM)
 
 
-def _signature_config(trust: TrustConfig, now: dt.datetime) -> SignatureConfiguration:
-    methods = {SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}
-    digests = {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
-    if trust.accept_sha1:
-        methods.add(SignatureMethod.RSA_SHA1)
-        digests.add(DigestAlgorithm.SHA1)
-    # location "./": the ds:Signature must be a direct child of the Assertion we pass in.
-    return SignatureConfiguration(location="./", expect_references=1,
-                                  signature_methods=frozenset(methods),
-                                  digest_algorithms=frozenset(digests),
-                                  verification_time=now)
-
-
-def _signxml_verify(detached: etree._Element, cert: x509.Certificate, *, id_attribute: str,
-                    trust: TrustConfig, now: dt.datetime, validate_schema: bool) -> etree._Element:
-    """signxml with our configuration; every failure becomes a WSS fault."""
-    try:
-        result = XMLVerifier().verify(detached, x509_cert=cert, id_attribute=id_attribute,
-                                      validate_schema=validate_schema,
-                                      expect_config=_signature_config(trust, now))
-    except InvalidCertificate as exc:
-        raise SecurityHeaderError("signing certificate not acceptable",
-                                  fault=Fault.FAILED_AUTHENTICATION) from exc
-    except InvalidDigest as exc:
-        raise SecurityHeaderError("signed content was altered (digest mismatch)",
-                                  fault=Fault.FAILED_CHECK) from exc
-    except InvalidInput as exc:
-        if "forbidden by configuration" in str(exc):
-            raise SecurityHeaderError("signature algorithm not accepted",
-                                      fault=Fault.UNSUPPORTED_ALGORITHM) from exc
-        raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
-    except (SignXMLException, cryptography.exceptions.InvalidSignature, ValueError, TypeError,
-            AttributeError, KeyError, IndexError, etree.LxmlError) as exc:
-        # Hostile signatures reach odd corners of signxml; every one is a failed check.
-        raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
-    signed = None if isinstance(result, list) else result.signed_xml  # one reference expected
-    if signed is None:
-        raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
-    return signed
-
-
 def _detached(element: etree._Element) -> etree._Element:
-    # A detached copy (no tail, in-scope namespaces kept): signxml sees this subtree only.
-    return etree.fromstring(etree.tostring(element, with_tail=False))
+    # A detached copy (no tail, in-scope namespaces kept): the verifier sees this subtree only.
+    return etree.fromstring(etree.tostring(element, with_tail=False), parser=_PARSER)
 
 
-def _verify_signature(assertion: etree._Element, leaf: x509.Certificate, trust: TrustConfig,
-                      now: dt.datetime) -> etree._Element:
+def _verify_signature(verified_bytes: bytes, assertion_id: str, leaf: x509.Certificate,
+                      trust: TrustConfig, now: dt.datetime) -> etree._Element:
     # validate_schema=False: step 2 already validated ds:Signature strictly (the SAML XSD
     # imports xmldsig-core); signxml's second pass costs ~1 ms per request.
-    signed = _signxml_verify(_detached(assertion), leaf, id_attribute="ID", trust=trust, now=now,
-                             validate_schema=False)
-    if signed.tag != _ASSERTION or signed.get("ID") != assertion.get("ID"):
+    signed = verify_signature(etree.fromstring(verified_bytes, parser=_PARSER), leaf,
+                              id_attribute="ID", accept_sha1=trust.accept_sha1, now=now,
+                              validate_schema=False, lean=trust.lean_xmldsig)
+    if signed.tag != _ASSERTION or signed.get("ID") != assertion_id:
         raise SecurityHeaderError("the signature does not cover the assertion in the header",
                                   fault=Fault.FAILED_CHECK)
     return signed
 
 
-def _confirmation_certificate(signed: etree._Element, leaf: x509.Certificate,
+_CONFIRMATION_CERTIFICATE: Final = (
+    f"{{{_SAML}}}Subject/{{{_SAML}}}SubjectConfirmation[@Method='{CM_HOLDER_OF_KEY}']/"
+    f"{{{_SAML}}}SubjectConfirmationData/{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/"
+    f"{{{_DS}}}X509Certificate")
+
+
+def _confirmation_certificate(text: str | None, leaf: x509.Certificate, trust: TrustConfig,
                               now: dt.datetime) -> x509.Certificate:
     """The holder-of-key certificate the (signed) assertion confirms, else its signer's."""
-    path = (f"{{{_SAML}}}Subject/{{{_SAML}}}SubjectConfirmation[@Method='{CM_HOLDER_OF_KEY}']/"
-            f"{{{_SAML}}}SubjectConfirmationData/{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/"
-            f"{{{_DS}}}X509Certificate")
-    text = signed.findtext(path)
     if not text:
         return leaf
     try:
-        cert = _load_certificate(text)
+        cert = _parse_certificate(text, trust, now)
     except (ValueError, binascii.Error, cryptography.exceptions.UnsupportedAlgorithm) as exc:
         raise SecurityHeaderError("the confirmation certificate cannot be read",
                                   fault=Fault.INVALID_SECURITY_TOKEN) from exc
@@ -266,7 +282,7 @@ def _confirmation_certificate(signed: etree._Element, leaf: x509.Certificate,
     return cert
 
 
-def _check_timestamp_signature(security: etree._Element, signed: etree._Element,
+def _check_timestamp_signature(security: etree._Element, confirmation_text: str | None,
                                leaf: x509.Certificate, trust: TrustConfig,
                                now: dt.datetime) -> None:
     """SPEC-NOTES §5.1: the header's own ds:Signature over wsu:Timestamp, by the confirmed key."""
@@ -283,13 +299,14 @@ def _check_timestamp_signature(security: etree._Element, signed: etree._Element,
         raise SecurityHeaderError("one signature over one identified wsu:Timestamp expected",
                                   fault=Fault.INVALID_SECURITY)
     _check_references(signatures[0], timestamp_id, what="the wsu:Timestamp")
-    cert = _confirmation_certificate(signed, leaf, now)
+    cert = _confirmation_certificate(confirmation_text, leaf, trust, now)
     # Only the Timestamp and the Signature: exc-c14n output does not depend on siblings, and
-    # signxml re-parses its input several times, so leaving the assertion out halves the work.
+    # the verifier then copies and searches 2 KB instead of the whole header.
     minimal = etree.Element(security.tag)
     minimal.extend([copy.deepcopy(timestamp), copy.deepcopy(signatures[0])])
-    signed_timestamp = _signxml_verify(_detached(minimal), cert, id_attribute="Id", trust=trust,
-                                       now=now, validate_schema=True)
+    signed_timestamp = verify_signature(_detached(minimal), cert, id_attribute="Id",
+                                        accept_sha1=trust.accept_sha1, now=now,
+                                        validate_schema=True, lean=trust.lean_xmldsig)
     if (signed_timestamp.tag != f"{{{_WSU}}}Timestamp"
             or signed_timestamp.get(f"{{{_WSU}}}Id") != timestamp_id):
         raise SecurityHeaderError("the header signature does not cover the wsu:Timestamp",
@@ -304,9 +321,8 @@ def _instant(text: str | None, what: str) -> dt.datetime:
                                   fault=Fault.INVALID_SECURITY_TOKEN) from exc
 
 
-def _check_window(signed: etree._Element, trust: TrustConfig,
-                  now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    skew = trust.clock_skew
+def _read_window(signed: etree._Element
+                 ) -> tuple[dt.datetime, dt.datetime | None, dt.datetime]:
     issued = _instant(signed.get("IssueInstant"), "IssueInstant")
     conditions = signed.findall(f"{{{_SAML}}}Conditions")
     if len(conditions) != 1:
@@ -314,28 +330,77 @@ def _check_window(signed: etree._Element, trust: TrustConfig,
                                   fault=Fault.INVALID_SECURITY_TOKEN)
     not_after = _instant(conditions[0].get("NotOnOrAfter"), "NotOnOrAfter")
     not_before = conditions[0].get("NotBefore")
-    if issued > now + skew or (not_before and _instant(not_before, "NotBefore") > now + skew):
+    return issued, (_instant(not_before, "NotBefore") if not_before else None), not_after
+
+
+def _check_window(issued: dt.datetime, not_before: dt.datetime | None, not_after: dt.datetime,
+                  trust: TrustConfig, now: dt.datetime) -> None:
+    skew = trust.clock_skew
+    if issued > now + skew or (not_before is not None and not_before > now + skew):
         raise SecurityHeaderError("the assertion is not yet valid",
                                   fault=Fault.INVALID_SECURITY_TOKEN)
     if now - skew >= not_after:  # SAML core 2.5.1.2: NotOnOrAfter is exclusive
         raise SecurityHeaderError("the assertion has expired", fault=Fault.INVALID_SECURITY_TOKEN)
-    return issued, not_after
 
 
-def _check_audience(signed: etree._Element, trust: TrustConfig) -> tuple[str, ...]:
-    restrictions = signed.findall(f"{{{_SAML}}}Conditions/{{{_SAML}}}AudienceRestriction")
+def _read_audiences(signed: etree._Element) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple((a.text or "").strip() for a in restriction.findall(f"{{{_SAML}}}Audience"))
+                 for restriction in signed.findall(
+                     f"{{{_SAML}}}Conditions/{{{_SAML}}}AudienceRestriction"))
+
+
+def _check_audience(restrictions: tuple[tuple[str, ...], ...], trust: TrustConfig) -> None:
     if not restrictions:
         raise SecurityHeaderError("the assertion names no audience",
                                   fault=Fault.FAILED_AUTHENTICATION)
-    named: list[str] = []
-    for restriction in restrictions:
-        values = [(a.text or "").strip() for a in restriction.findall(f"{{{_SAML}}}Audience")]
-        named.extend(values)
+    for values in restrictions:
         # SAML core 2.5.1.4: every AudienceRestriction must name this relying party.
         if not any(v in trust.audiences for v in values):
             raise SecurityHeaderError("the assertion is meant for another audience",
                                       fault=Fault.FAILED_AUTHENTICATION)
-    return tuple(named)
+
+
+def _verify_afresh(security: etree._Element, assertion: etree._Element, verified_bytes: bytes,
+                   trust: TrustConfig, now: dt.datetime) -> _Facts:
+    """Steps 2-8 on an assertion not seen (byte for byte) before."""
+    signature = _signature(assertion)
+    texts, certs = _certificates(signature, trust, now)
+    _check_chain(texts, certs, trust, now)
+    assertion_id = assertion.get("ID") or ""
+    _check_references(signature, assertion_id, what="the assertion")
+    signed = _verify_signature(verified_bytes, assertion_id, certs[0], trust, now)
+    # Everything below reads the signed copy only.
+    if signed.get("Version") != "2.0":
+        raise SecurityHeaderError("only SAML 2.0 assertions are accepted",
+                                  fault=Fault.INVALID_SECURITY_TOKEN)
+    issuer = (signed.findtext(f"{{{_SAML}}}Issuer") or "").strip()
+    if not issuer:
+        raise SecurityHeaderError("the assertion has no Issuer", fault=Fault.INVALID_SECURITY_TOKEN)
+    issued, not_before, not_after = _read_window(signed)
+    _check_window(issued, not_before, not_after, trust, now)
+    restrictions = _read_audiences(signed)
+    _check_audience(restrictions, trust)
+    confirmation_text = signed.findtext(_CONFIRMATION_CERTIFICATE)
+    _check_timestamp_signature(security, confirmation_text, certs[0], trust, now)
+    attrs = read_attributes(signed, purpose_code_system=PURPOSE_OF_USE_CODE_SYSTEM)
+    return _Facts(
+        assertion_id=assertion_id, issuer=issuer,
+        name_id=(signed.findtext(f"{{{_SAML}}}Subject/{{{_SAML}}}NameID") or "").strip(),
+        issued=issued, not_before=not_before, not_after=not_after, restrictions=restrictions,
+        attributes=attrs, certificate_texts=texts, certificates=certs,
+        confirmation_text=confirmation_text, signer_subject=certs[0].subject.rfc4514_string(),
+        signer_sha256=certs[0].fingerprint(hashes.SHA256()).hex())
+
+
+def _verify_again(security: etree._Element, facts: _Facts, trust: TrustConfig,
+                  now: dt.datetime) -> None:
+    """A byte-identical assertion already passed steps 2-8: redo what depends on ``now`` or on
+    the rest of this message, in the same order as ``_verify_afresh``."""
+    _check_chain(facts.certificate_texts, facts.certificates, trust, now)
+    _check_window(facts.issued, facts.not_before, facts.not_after, trust, now)
+    _check_audience(facts.restrictions, trust)  # same config, so same answer: defence in depth
+    _check_timestamp_signature(security, facts.confirmation_text, facts.certificates[0], trust,
+                               now)
 
 
 def verify_assertion(security: etree._Element, *, trust: TrustConfig,
@@ -345,38 +410,32 @@ def verify_assertion(security: etree._Element, *, trust: TrustConfig,
     Args:
         security: the wsse:Security header block (still attached to its envelope, so the
             whole message can be searched for duplicate assertions and IDs).
-        trust: anchors, audiences, clock skew, algorithm quirks.
+        trust: anchors, audiences, clock skew, algorithm quirks, and the verification cache.
         now: the current time (timezone-aware, from the Clock port).
 
     Raises:
         SecurityHeaderError: with the WSS fault code of the first failed check.
     """
     assertion = _locate(security)
-    signature = _signature(assertion)
-    certs = _certificates(signature)
-    verify_certificate_chain(certs[0], certs[1:], trust.trust_anchors, now=now)
-    assertion_id = assertion.get("ID") or ""
-    _check_references(signature, assertion_id, what="the assertion")
-    signed = _verify_signature(assertion, certs[0], trust, now)
-    # Everything below reads the signed copy only.
-    if signed.get("Version") != "2.0":
-        raise SecurityHeaderError("only SAML 2.0 assertions are accepted",
-                                  fault=Fault.INVALID_SECURITY_TOKEN)
-    issuer = (signed.findtext(f"{{{_SAML}}}Issuer") or "").strip()
-    if not issuer:
-        raise SecurityHeaderError("the assertion has no Issuer", fault=Fault.INVALID_SECURITY_TOKEN)
-    issued, not_after = _check_window(signed, trust, now)
-    audiences = _check_audience(signed, trust)
-    _check_timestamp_signature(security, signed, certs[0], trust, now)
-    attrs = read_attributes(signed, purpose_code_system=PURPOSE_OF_USE_CODE_SYSTEM)
-    leaf = certs[0]
+    # The exact input of the signature check (subtree + in-scope namespaces): the cache key.
+    verified_bytes = etree.tostring(assertion, with_tail=False)
+    key = XuaCache.assertion_key(verified_bytes)
+    facts = trust.cache.assertions.get(key, now)
+    if isinstance(facts, _Facts):
+        _verify_again(security, facts, trust, now)
+    else:
+        facts = _verify_afresh(security, assertion, verified_bytes, trust, now)
+        # SAML core 2.5.1.2: useless after NotOnOrAfter (+ skew), when the window refuses it.
+        trust.cache.assertions.put(key, facts, expires=facts.not_after + trust.clock_skew,
+                                   now=now)
+    attrs = facts.attributes
     return VerifiedAssertion(
-        assertion_id=assertion_id, issuer=issuer,
-        name_id=(signed.findtext(f"{{{_SAML}}}Subject/{{{_SAML}}}NameID") or "").strip(),
+        assertion_id=facts.assertion_id, issuer=facts.issuer, name_id=facts.name_id,
         subject_id=attrs.subject_id, organization=attrs.organization,
         organization_id=attrs.organization_id, home_community_id=attrs.home_community_id,
         purpose_of_use=attrs.purpose_of_use, role=attrs.role, npi=attrs.npi,
-        issue_instant=issued, not_on_or_after=not_after, audiences=audiences,
-        signer_subject=leaf.subject.rfc4514_string(),
-        signer_certificate_sha256=leaf.fingerprint(hashes.SHA256()).hex(),
-        signer_certificate=leaf, _seal=_SEAL)
+        issue_instant=facts.issued, not_on_or_after=facts.not_after,
+        audiences=tuple(a for values in facts.restrictions for a in values),
+        signer_subject=facts.signer_subject,
+        signer_certificate_sha256=facts.signer_sha256,
+        signer_certificate=facts.certificates[0], _seal=_SEAL)
