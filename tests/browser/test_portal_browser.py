@@ -103,6 +103,16 @@ def test_search_retrieve_and_view_a_study_from_another_community(network: Networ
             shot = page.screenshot(full_page=True)
             (ARTIFACTS / "portal.png").write_bytes(shot)
             (ARTIFACTS / "portal-slice.png").write_bytes(canvas.screenshot())
+
+            # The administrator's pages: who looked at which patient, and the peers' health.
+            page.get_by_role("link", name="Audit").click()
+            audit = page.locator("#audit-list tbody tr").filter(has_text="portal study viewed")
+            sync_api.expect(audit.first).to_contain_text(CLINICIAN[0])
+            page.screenshot(path=str(ARTIFACTS / "portal-audit.png"), full_page=True)
+            page.get_by_role("link", name="Node health").click()
+            sync_api.expect(page.locator("#health-body")).to_contain_text("Community B")
+            page.get_by_role("link", name="Directory").click()
+            sync_api.expect(page.locator("#directory-list")).to_contain_text("RAD-75")
             assert not errors, errors
         finally:
             browser.close()
