@@ -24,6 +24,7 @@ __all__ = [
     "parse_ii",
     "parse_pn",
     "parse_ts_date",
+    "sub",
 ]
 
 NS_HL7 = "urn:hl7-org:v3"
@@ -32,6 +33,11 @@ Element = etree._Element
 
 def hl7(tag: str) -> str:
     return f"{{{NS_HL7}}}{tag}"
+
+
+def sub(parent: Element, tag: str, **attrs: str) -> Element:
+    """A child element in the HL7 v3 namespace."""
+    return etree.SubElement(parent, hl7(tag), **attrs)
 
 
 def build_ii(parent: Element, tag: str, ii: InstanceIdentifier) -> Element:

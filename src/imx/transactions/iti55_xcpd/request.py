@@ -32,6 +32,7 @@ from imx.wire.hl7v3 import (
     parse_pn,
     parse_ts_date,
 )
+from imx.wire.hl7v3 import sub as _sub  # noqa: I001 - one helper, local name
 
 __all__ = ["build_request", "parse_request"]
 
@@ -209,6 +210,3 @@ def build_request(*, message_id: InstanceIdentifier, created_at: dt.datetime,
         _sub(p, "semanticsText").text = "Patient.telecom"
     return root
 
-
-def _sub(parent: Element, tag: str, **attrs: str) -> Element:
-    return etree.SubElement(parent, hl7(tag), **attrs)

@@ -49,6 +49,7 @@ from imx.wire.hl7v3 import (
     parse_pn,
     parse_ts_date,
 )
+from imx.wire.hl7v3 import sub as _sub  # noqa: I001 - one helper, local name
 
 __all__ = ["DiscoveryResponse", "ResponderIdentity", "build_response", "parse_response"]
 
@@ -61,9 +62,6 @@ class ResponderIdentity:
     organization_name: str
     device_id: str  # OID of the responding gateway device (often the HCID)
 
-
-def _sub(parent: Element, tag: str, **attrs: str) -> Element:
-    return etree.SubElement(parent, hl7(tag), **attrs)
 
 
 def _device(parent: Element, tag: str, type_code: str, device: InstanceIdentifier,
