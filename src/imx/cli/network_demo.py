@@ -29,6 +29,9 @@ from typing import Any
 
 import httpx
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -46,6 +49,7 @@ from imx.storage.engine import create_engine
 __all__ = ["DemoNode", "run_network_demo"]
 
 ROOT_OID = "1.3.6.1.4.1.21367.2026.500"
+DEMO_PASSWORD = "demo"  # the portal user of the demo network (loopback only)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,14 @@ def _write_pki(root: Path, nodes: list[DemoNode]) -> dict[str, Any]:
                                      home_community_id=nodes[0].home_community_id, now=now,
                                      key_type="rsa2048")
     out["operator"] = (operator.cert_file, operator.key_file)
+    # For a browser: the operator's certificate and key as PKCS#12 (password "demo").
+    key = serialization.load_pem_private_key(operator.key_file.read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(operator.cert_file.read_bytes())
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"imx demo operator", key, cert, [ca.certificate],  # type: ignore[arg-type]
+        serialization.BestAvailableEncryption(DEMO_PASSWORD.encode()))
+    out["p12"] = root / "operator" / "operator.p12"
+    out["p12"].write_bytes(p12)
     return out
 
 
@@ -159,6 +171,14 @@ sync_interval_s = 30
 name = "demo-script"
 sha256 = "{api_key_sha256}"
 requester_name = "Dr. Demo Clinician"
+
+[portal]
+loopback_only = true
+
+[[portal.users]]
+name = "Dr. Demo Clinician"
+password_sha256 = "{hashlib.sha256(DEMO_PASSWORD.encode()).hexdigest()}"
+role = "admin"
 """
 
 
@@ -319,8 +339,10 @@ async def run_network_demo(root: Path, *, once: bool, console: Console) -> int: 
                 local = (await client.get(f"{a.url}/dicom-web/studies/{job['study_instance_uid']}/series")).json()
                 console.print(f"{a.name} now serves the study over DICOMweb: {len(local)} series")
                 console.rule(f"[bold]Done in {time.monotonic() - started:.0f} s")
-                console.print(f"Portal: {a.url}/portal  (HTTPS with a client certificate: import "
-                              f"{certs['operator'][0]} and its key into your browser)")
+                console.print(f"Portal: {a.url}/portal/  sign in as 'Dr. Demo Clinician', password "
+                              f"'{DEMO_PASSWORD}'. The node asks the browser for a client "
+                              f"certificate: import {certs['p12']} (password '{DEMO_PASSWORD}') "
+                              "and trust the demo CA in pki/ca.")
                 console.print(f"JSON API: {api}/openapi.json   API key for this run: {api_key}")
                 if job["status"] != "done":
                     return 1
