@@ -16,7 +16,11 @@ import dataclasses
 from collections.abc import Mapping
 
 from imx.matching import MatchOutcome, PreparedDemographics, blocking_keys, decide, prepare
-from imx.matching.blocking import CANDIDATE_MIN_KINDS, CANDIDATE_STRONG_KINDS
+from imx.matching.blocking import (
+    CANDIDATE_FALLBACK_KINDS,
+    CANDIDATE_MIN_KINDS,
+    CANDIDATE_STRONG_KINDS,
+)
 from imx.matching.model import SSN_ROOT
 from imx.matching.mpi_form import decode_match_form, index_entry, query_demographics
 from imx.model.audit import AuditRecord
@@ -83,8 +87,8 @@ class PatientDiscoveryService:
         """Candidates keyed ``(id, assigning authority)`` (a PatientId is built for the
         decided one only: ~150 candidates per query at 1M patients)."""
         found = await self._index.find_mpi_candidates(
-            keys, limit=_MAX_CANDIDATES, min_kinds=CANDIDATE_MIN_KINDS if narrow else 1,
-            strong_kinds=CANDIDATE_STRONG_KINDS if narrow else ())
+            keys, limit=_MAX_CANDIDATES, min_kinds=CANDIDATE_MIN_KINDS,
+            strong_kinds=CANDIDATE_STRONG_KINDS if narrow else CANDIDATE_FALLBACK_KINDS)
         out = {(c.id, c.assigning_authority): decode_match_form(c.match_form) for c in found}
         for remote in demo.ids:  # an identifier correlated earlier (Query and Feed)
             local = await self._index.resolve_correlation(remote)
@@ -112,11 +116,11 @@ class PatientDiscoveryService:
         """
         query = prepare(query_demographics(request.demographics))
         keys = blocking_keys(query)
-        # First the records sharing two kinds of key (or a phone/identifier): ~20 at 1M
-        # patients instead of ~150. Twins and namesakes share birth date and family-name
+        # First the records sharing two kinds of key (or a phone/identifier): ~4 at 1M
+        # patients instead of ~145. Twins and namesakes share birth date and family-name
         # sound, so the ambiguity check still sees them. Only when that finds nobody close
-        # are the one-key records (same birth date only, ...) scored too, so a nickname plus
-        # a typo still gets its "...Requested" hint.
+        # are the records sharing just the birth date scored too (~75 more), so a nickname
+        # plus a typo still gets its "...Requested" hint.
         forms = await self._candidates(request.demographics, keys, narrow=True)
         decision = decide(query, forms.items())
         if decision.outcome is MatchOutcome.NO_MATCH:
