@@ -14,6 +14,7 @@ import datetime as dt
 import random
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -102,7 +103,9 @@ def _signed_with_prefix_list(prefixes: str, *, ancestor_xs: bool, work: Path) ->
     InclusiveNamespaces PrefixList on both canonicalisations (Exc-C14N §3)."""
     assertion = build_assertion(user(), assertion_id="_prefixes", now=NOW,
                                 ttl=dt.timedelta(minutes=5))
-    e = lambda parent, tag, ns=DS, **a: etree.SubElement(parent, f"{{{ns}}}{tag}", a)  # noqa: E731
+    def e(parent: etree._Element, tag: str, ns: str = DS, **a: str) -> etree._Element:
+        return etree.SubElement(parent, f"{{{ns}}}{tag}", a)
+
     sig = etree.Element(f"{{{DS}}}Signature", nsmap={"ds": DS})
     info = e(sig, "SignedInfo")
     e(e(info, "CanonicalizationMethod", Algorithm=EC), "InclusiveNamespaces", EC,
@@ -171,21 +174,31 @@ def test_whitespace_and_comments_in_the_signature_agree() -> None:
         _agree(variant)
 
 
-def test_outside_the_profile_goes_to_signxml() -> None:
-    header = parse_xml(_original())[0][0]
-    assertion = header.find(f"{{{SAML}}}Assertion")
-    for mutate in (
-        lambda s: s.find(f"{{{DS}}}SignedInfo/{{{DS}}}CanonicalizationMethod").set(
-            "Algorithm", "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"),
-        lambda s: s.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod").set(
-            "Algorithm", "http://www.w3.org/2000/09/xmldsig#rsa-sha1"),
-        lambda s: etree.SubElement(s.find(f"{{{DS}}}KeyInfo"), f"{{{DS}}}KeyValue"),
-        lambda s: etree.SubElement(s, f"{{{DS}}}Object"),
-    ):
-        root = etree.fromstring(etree.tostring(assertion, with_tail=False))
-        mutate(root.find(f"{{{DS}}}Signature"))
-        with pytest.raises(xmldsig._NotLean):
-            xmldsig._lean_plan(root)
+def _inclusive_c14n(signature: etree._Element) -> None:
+    signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}CanonicalizationMethod").set(
+        "Algorithm", "http://www.w3.org/TR/2001/REC-xml-c14n-20010315")
+
+
+def _sha1(signature: etree._Element) -> None:
+    signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}SignatureMethod").set(
+        "Algorithm", "http://www.w3.org/2000/09/xmldsig#rsa-sha1")
+
+
+def _key_value(signature: etree._Element) -> None:
+    etree.SubElement(signature.find(f"{{{DS}}}KeyInfo"), f"{{{DS}}}KeyValue")
+
+
+def _object(signature: etree._Element) -> None:
+    etree.SubElement(signature, f"{{{DS}}}Object")
+
+
+@pytest.mark.parametrize("mutate", [_inclusive_c14n, _sha1, _key_value, _object])
+def test_outside_the_profile_goes_to_signxml(mutate: Callable[[etree._Element], None]) -> None:
+    assertion = parse_xml(_original())[0][0].find(f"{{{SAML}}}Assertion")
+    root = etree.fromstring(etree.tostring(assertion, with_tail=False))
+    mutate(root.find(f"{{{DS}}}Signature"))
+    with pytest.raises(xmldsig._NotLean):
+        xmldsig._lean_plan(root)
 
 
 def _damaged(rng: random.Random, raw: bytes) -> bytes:
