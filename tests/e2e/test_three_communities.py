@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,6 +202,9 @@ def test_retrieved_study_forwarded_to_orthanc_and_reconciled(tmp_path: Path,
     try:
         originals = load(b, generate_study(patient, seed=7, series_count=3, instances_per_series=100,
                                            rows=16, columns=16))
+        small = load(b, generate_study(patient, seed=8, study_index=1, series_count=1,
+                                       instances_per_series=6, rows=16, columns=16))
+        big_study = pydicom.dcmread(io.BytesIO(next(iter(originals.values())))).StudyInstanceUID
         with orthanc_peer.orthanc(tmp_path / "orthanc") as pacs:
             a = NodeThread(node_settings(
                 tmp_path, "A", communities=[community("B", b)],
@@ -208,15 +212,19 @@ def test_retrieved_study_forwarded_to_orthanc_and_reconciled(tmp_path: Path,
             net = a.services.network  # type: ignore[union-attr]
             found = a.call(net.search_patient(query_for(patient)))
             docs = a.call(net.list_documents(found.patients))
-            kos = next(d for d in docs.documents if d.is_manifest)
+            kos = next(d for d in docs.documents if big_study in d.study_instance_uids)
             report = a.call(net.retrieve_study(kos.home_community_id, kos, forward_to="ORTHANC"))
             assert report.is_complete and report.forwarded.sent == 300  # type: ignore[union-attr]
-            ids = httpx.get(f"{pacs.url}/instances", timeout=10).json()
-            assert len(ids) == 300
+            assert len(httpx.get(f"{pacs.url}/instances", timeout=10).json()) == 300
+            study_id = httpx.post(f"{pacs.url}/tools/lookup", content=big_study,
+                                  timeout=10).json()[0]["ID"]
+            archive = httpx.get(f"{pacs.url}/studies/{study_id}/archive", timeout=120).content
             received = {}
-            for i in ids:
-                data = httpx.get(f"{pacs.url}/instances/{i}/file", timeout=10).content
-                received[pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID] = dataset_bytes(data)
+            with zipfile.ZipFile(io.BytesIO(archive)) as z:  # the files as Orthanc stored them
+                for name in z.namelist():
+                    data = z.read(name)
+                    uid = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).SOPInstanceUID
+                    received[uid] = dataset_bytes(data)
             assert received == {uid: dataset_bytes(d) for uid, d in originals.items()}
 
         # Reconciliation into a fresh store: our patient ID, the source's kept.
@@ -224,11 +232,12 @@ def test_retrieved_study_forwarded_to_orthanc_and_reconciled(tmp_path: Path,
         a = NodeThread(node_settings(tmp_path / "again", "A", communities=[community("B", b)])).start()
         net = a.services.network  # type: ignore[union-attr]
         found = a.call(net.search_patient(query_for(patient)))
-        kos = next(d for d in a.call(net.list_documents(found.patients)).documents if d.is_manifest)
+        kos = next(d for d in a.call(net.list_documents(found.patients)).documents
+                   if d.is_manifest and big_study not in d.study_instance_uids)
         local = PatientId(id="A-LOCAL-1", assigning_authority="1.3.6.1.4.1.21367.2026.101.9")
         report = a.call(net.retrieve_study(kos.home_community_id, kos, reconcile_to=local))
-        assert report.is_complete
-        uid = next(iter(originals))
+        assert report.is_complete and report.received_instances == 6
+        uid = next(iter(small))
         record = a.call(a.services.metadata.get_instance(uid))  # type: ignore[union-attr]
         ds = pydicom.dcmread(io.BytesIO(a.call(a.services.blobs.read_bytes(record.blob_key))))  # type: ignore[union-attr]
         assert ds.PatientID == "A-LOCAL-1"
