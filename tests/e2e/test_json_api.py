@@ -72,6 +72,17 @@ def test_search_list_retrieve_through_the_json_api(tmp_path: Path) -> None:
         assert job["missing_instances"] == 0 and job["received_bytes"] > 0
         assert api.get("/retrievals").json()[0]["id"] == job["id"]
         assert api.get("/retrievals/nope").status_code == 404
+
+        trail = api.get("/audit", params={"limit": 200}).json()
+        initiated = [e for e in trail if e["role"] == "initiator"]
+        assert {e["transaction"] for e in initiated} >= {"ITI-55", "ITI-38", "RAD-75"}
+        assert all(e["requester_user_id"] == "Dr. Viewer" for e in initiated)
+        by_patient = api.get("/audit", params={"patient": p["patient_id"]}).json()
+        assert by_patient and all(any(p["patient_id"] in x for x in e["patient_ids"])
+                                  for e in by_patient)
+        bundle = api.get("/audit", params={"format": "fhir", "limit": 5}).json()
+        assert bundle["resourceType"] == "Bundle" and bundle["entry"]
+        assert bundle["entry"][0]["resource"]["resourceType"] == "AuditEvent"
     finally:
         for n in (a, b):
             if n is not None:

@@ -70,3 +70,10 @@ class AtnaAuditSink:
             return
         if body is not None and self._on_enqueued is not None:
             self._on_enqueued()
+
+    def __getattr__(self, name: str) -> object:
+        # Reading the trail (list_events, list_entries) is the journal's: the node's audit
+        # view, CLI and JSON API see one trail whether or not records are also shipped.
+        if name in ("list_events", "list_entries"):
+            return getattr(self._journal, name)
+        raise AttributeError(name)

@@ -160,6 +160,23 @@ class JobOut(_Model):
     error: str
 
 
+class AuditOut(_Model):
+    id: int
+    occurred_at: dt.datetime
+    event: str
+    outcome: str
+    transaction: str
+    role: str
+    source: str
+    destination: str
+    requester_user_id: str
+    requester_organization: str
+    purpose_of_use: str
+    patient_ids: list[str]
+    study_instance_uids: list[str]
+    detail: str
+
+
 class Problem(_Model):
     title: str
     status: int
@@ -277,6 +294,40 @@ class _Api:
             self.jobs.cancel(job.id)
         return _json(_job(job).model_dump(mode="json"))
 
+    async def audit(self, request: Request) -> Response:
+        """The node's audit trail (who saw which patient, when, why); ``format=fhir`` gives a
+        FHIR R4 Bundle of AuditEvent (DICOM codes, as shipped to the audit repository)."""
+        self._caller(request)
+        lister = getattr(self.s.audit, "list_entries", None)
+        if lister is None:
+            return _problem(501, "Not Implemented", "this node's audit sink cannot be listed")
+        q = request.query_params
+        try:
+            since = dt.datetime.fromisoformat(q["since"]) if q.get("since") else None
+            limit = min(int(q.get("limit", "100")), 1000)
+        except ValueError:
+            return _problem(400, "Bad Request", "since must be ISO 8601, limit an integer")
+        entries = await lister(limit=limit, patient_id=q.get("patient") or None, since=since,
+                               event=q.get("event") or None)
+        if q.get("format") == "fhir":
+            from imx.audit.fhir import to_fhir_audit_event
+            from imx.audit.setup import audit_source
+
+            source = audit_source(self.s.settings)
+            return JSONResponse({"resourceType": "Bundle", "type": "searchset",
+                                 "total": len(entries), "entry": [
+                                     {"resource": to_fhir_audit_event(r, source=source,
+                                                                      resource_id=str(pk))}
+                                     for pk, r in entries]},
+                                media_type="application/fhir+json")
+        return _json([AuditOut(
+            id=pk, occurred_at=r.occurred_at, event=r.event, outcome=r.outcome,
+            transaction=r.transaction, role=r.role, source=r.source, destination=r.destination,
+            requester_user_id=r.requester_user_id, requester_organization=r.requester_organization,
+            purpose_of_use=r.purpose_of_use, patient_ids=list(r.patient_ids),
+            study_instance_uids=list(r.study_instance_uids), detail=r.detail,
+        ).model_dump(mode="json") for pk, r in entries])
+
     async def openapi(self, request: Request) -> Response:
         return _json(openapi_document())
 
@@ -316,6 +367,7 @@ def api_routes(services: NodeServices) -> list[Route]:
         Route(f"{PREFIX}/retrievals", guarded(api.start_retrieval), methods=["POST"]),
         Route(f"{PREFIX}/retrievals", guarded(api.list_retrievals), methods=["GET"]),
         Route(f"{PREFIX}/retrievals/{{job_id}}", guarded(api.retrieval), methods=["GET", "DELETE"]),
+        Route(f"{PREFIX}/audit", guarded(api.audit), methods=["GET"]),
     ]
 
 
@@ -393,7 +445,7 @@ def _job(j: RetrievalJob) -> JobOut:
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 for /api/v1, built from the models above."""
     models = [PatientSearchIn, PatientSearchOut, StudiesIn, StudiesOut, RetrievalIn, JobOut,
-              OrganizationOut, Problem]
+              OrganizationOut, AuditOut, Problem]
     schemas: dict[str, Any] = {}
     for m in models:
         schema = m.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -437,6 +489,12 @@ def openapi_document() -> dict[str, Any]:
                 "post": {"summary": "Start retrieving a study (ITI-39 + RAD-75) as a job",
                          "requestBody": body("RetrievalIn"), "responses": ok("JobOut", status="202")},
                 "get": {"summary": "Recent retrieval jobs", "responses": ok("JobOut", array=True)}},
+            f"{PREFIX}/audit": {"get": {
+                "summary": "The audit trail (format=fhir: a Bundle of FHIR AuditEvent)",
+                "parameters": [{"name": n, "in": "query", "required": False,
+                                "schema": {"type": "string"}}
+                               for n in ("patient", "since", "event", "limit", "format")],
+                "responses": ok("AuditOut", array=True)}},
             f"{PREFIX}/retrievals/{{job_id}}": {
                 "parameters": [{"name": "job_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
