@@ -129,15 +129,22 @@ class VerifiedAssertion:
             raise TypeError("a VerifiedAssertion comes only from verify_assertion()")
 
 
-def _count_ids(element: etree._Element, value: str) -> int:
-    """How many ID-like attributes in the whole message carry ``value`` (signxml's resolver
-    matches any attribute named ID, Id or id, in any namespace)."""
-    count = element.getroottree().getroot().xpath(
-        "count(//@*[local-name()='ID' or local-name()='Id' or local-name()='id'][.=$v])", v=value)
-    return int(count) if isinstance(count, float) else -1
+_ID_NAMES: Final = frozenset({"ID", "Id", "id"})
 
 
-def _locate(security: etree._Element) -> etree._Element:
+def _id_counts(root: etree._Element) -> dict[str, int]:
+    """How many ID-like attributes in the whole message carry each value (signxml's resolver
+    matches any attribute named ID, Id or id, in any namespace, xml:id included). One pass in
+    Python: twice as fast as the equivalent ``count(//@*[local-name()=...])`` XPath."""
+    counts: dict[str, int] = {}
+    for element in root.iter(etree.Element):
+        for name, value in element.items():
+            if name.rpartition("}")[2] in _ID_NAMES:
+                counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def _locate(security: etree._Element) -> tuple[etree._Element, dict[str, int]]:
     root = security.getroottree().getroot()
     assertions = list(root.iter(_ASSERTION))
     if not assertions:
@@ -151,10 +158,11 @@ def _locate(security: etree._Element) -> etree._Element:
         raise SecurityHeaderError("the SAML assertion must be a child of wsse:Security",
                                   fault=Fault.INVALID_SECURITY)
     assertion_id = assertion.get("ID") or ""
-    if not assertion_id or _count_ids(root, assertion_id) != 1:
+    ids = _id_counts(root)
+    if not assertion_id or ids.get(assertion_id) != 1:
         raise SecurityHeaderError("the assertion ID must be present and unique in the message",
                                   fault=Fault.INVALID_SECURITY)
-    return assertion
+    return assertion, ids
 
 
 def _signature(assertion: etree._Element) -> etree._Element:
@@ -282,9 +290,9 @@ def _confirmation_certificate(text: str | None, leaf: x509.Certificate, trust: T
     return cert
 
 
-def _check_timestamp_signature(security: etree._Element, confirmation_text: str | None,
-                               leaf: x509.Certificate, trust: TrustConfig,
-                               now: dt.datetime) -> None:
+def _check_timestamp_signature(security: etree._Element, ids: dict[str, int],
+                               confirmation_text: str | None, leaf: x509.Certificate,
+                               trust: TrustConfig, now: dt.datetime) -> None:
     """SPEC-NOTES §5.1: the header's own ds:Signature over wsu:Timestamp, by the confirmed key."""
     signatures = [child for child in security if child.tag == _SIGNATURE]
     if not signatures:
@@ -295,7 +303,7 @@ def _check_timestamp_signature(security: etree._Element, confirmation_text: str 
     timestamp = security.find(f"{{{_WSU}}}Timestamp")
     timestamp_id = timestamp.get(f"{{{_WSU}}}Id") if timestamp is not None else None
     if (timestamp is None or len(signatures) > 1 or not timestamp_id
-            or _count_ids(security, timestamp_id) != 1):
+            or ids.get(timestamp_id) != 1):
         raise SecurityHeaderError("one signature over one identified wsu:Timestamp expected",
                                   fault=Fault.INVALID_SECURITY)
     _check_references(signatures[0], timestamp_id, what="the wsu:Timestamp")
@@ -360,8 +368,8 @@ def _check_audience(restrictions: tuple[tuple[str, ...], ...], trust: TrustConfi
                                       fault=Fault.FAILED_AUTHENTICATION)
 
 
-def _verify_afresh(security: etree._Element, assertion: etree._Element, verified_bytes: bytes,
-                   trust: TrustConfig, now: dt.datetime) -> _Facts:
+def _verify_afresh(security: etree._Element, assertion: etree._Element, ids: dict[str, int],
+                   verified_bytes: bytes, trust: TrustConfig, now: dt.datetime) -> _Facts:
     """Steps 2-8 on an assertion not seen (byte for byte) before."""
     signature = _signature(assertion)
     texts, certs = _certificates(signature, trust, now)
@@ -381,7 +389,7 @@ def _verify_afresh(security: etree._Element, assertion: etree._Element, verified
     restrictions = _read_audiences(signed)
     _check_audience(restrictions, trust)
     confirmation_text = signed.findtext(_CONFIRMATION_CERTIFICATE)
-    _check_timestamp_signature(security, confirmation_text, certs[0], trust, now)
+    _check_timestamp_signature(security, ids, confirmation_text, certs[0], trust, now)
     attrs = read_attributes(signed, purpose_code_system=PURPOSE_OF_USE_CODE_SYSTEM)
     return _Facts(
         assertion_id=assertion_id, issuer=issuer,
@@ -392,15 +400,15 @@ def _verify_afresh(security: etree._Element, assertion: etree._Element, verified
         signer_sha256=certs[0].fingerprint(hashes.SHA256()).hex())
 
 
-def _verify_again(security: etree._Element, facts: _Facts, trust: TrustConfig,
-                  now: dt.datetime) -> None:
+def _verify_again(security: etree._Element, ids: dict[str, int], facts: _Facts,
+                  trust: TrustConfig, now: dt.datetime) -> None:
     """A byte-identical assertion already passed steps 2-8: redo what depends on ``now`` or on
     the rest of this message, in the same order as ``_verify_afresh``."""
     _check_chain(facts.certificate_texts, facts.certificates, trust, now)
     _check_window(facts.issued, facts.not_before, facts.not_after, trust, now)
     _check_audience(facts.restrictions, trust)  # same config, so same answer: defence in depth
-    _check_timestamp_signature(security, facts.confirmation_text, facts.certificates[0], trust,
-                               now)
+    _check_timestamp_signature(security, ids, facts.confirmation_text, facts.certificates[0],
+                               trust, now)
 
 
 def verify_assertion(security: etree._Element, *, trust: TrustConfig,
@@ -416,15 +424,15 @@ def verify_assertion(security: etree._Element, *, trust: TrustConfig,
     Raises:
         SecurityHeaderError: with the WSS fault code of the first failed check.
     """
-    assertion = _locate(security)
+    assertion, ids = _locate(security)
     # The exact input of the signature check (subtree + in-scope namespaces): the cache key.
     verified_bytes = etree.tostring(assertion, with_tail=False)
     key = XuaCache.assertion_key(verified_bytes)
     facts = trust.cache.assertions.get(key, now)
     if isinstance(facts, _Facts):
-        _verify_again(security, facts, trust, now)
+        _verify_again(security, ids, facts, trust, now)
     else:
-        facts = _verify_afresh(security, assertion, verified_bytes, trust, now)
+        facts = _verify_afresh(security, assertion, ids, verified_bytes, trust, now)
         # SAML core 2.5.1.2: useless after NotOnOrAfter (+ skew), when the window refuses it.
         trust.cache.assertions.put(key, facts, expires=facts.not_after + trust.clock_skew,
                                    now=now)

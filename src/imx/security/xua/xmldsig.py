@@ -202,9 +202,13 @@ def _remove_keeping_tail(signature: etree._Element) -> None:
 
 
 def _resolve(root: etree._Element, uri: str, id_attribute: str) -> etree._Element:
-    # Same-document reference by ID (XML-DSig §4.4.3.3), resolved as signxml does: one match.
-    found = root.xpath(f"//*[@*[local-name() = '{id_attribute}']=$uri]", uri=uri[1:])
-    if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], etree._Element):
+    """Same-document reference by ID (XML-DSig §4.4.3.3), resolved as signxml does (the
+    elements with any attribute of that local name and value: exactly one), without XPath."""
+    value = uri[1:]
+    found = [element for element in root.getroottree().getroot().iter(etree.Element)
+             if any(v == value and n.rpartition("}")[2] == id_attribute
+                    for n, v in element.items())]
+    if len(found) != 1:
         raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
     return found[0]
 
