@@ -30,7 +30,7 @@ from imx.model.network import CommunityPatient, RemoteDocument, Requester
 from imx.model.patient_discovery import Address, PatientDemographics, PersonName
 from imx.services.context import NodeServices
 from imx.services.network import NetworkService
-from imx.services.retrieval_jobs import RetrievalJob, RetrievalJobs
+from imx.services.retrieval_jobs import RetrievalJob
 from imx.settings import ApiKeySettings
 
 __all__ = ["api_routes", "openapi_document"]
@@ -191,8 +191,7 @@ class _Api:
             raise ValueError("the JSON API needs the initiating gateway (services.network)")
         self.s = services
         self.network: NetworkService = services.network
-        self.jobs = RetrievalJobs(services.network, services.clock,
-                                  max_parallel=services.settings.initiating.max_parallel_retrievals)
+        self.jobs = services.jobs()
         self.keys = {k.sha256.lower(): k for k in services.settings.api.keys}
 
     def _caller(self, request: Request) -> ApiKeySettings:

@@ -36,7 +36,7 @@ from imx.model.network import CommunityPatient, RemoteDocument, Requester
 from imx.model.patient_discovery import PatientDemographics, PersonName
 from imx.services.context import NodeServices
 from imx.services.network import NetworkService
-from imx.services.retrieval_jobs import RetrievalJob, RetrievalJobs
+from imx.services.retrieval_jobs import RetrievalJob
 from imx.settings import PortalUser
 
 __all__ = ["portal_routes"]
@@ -69,11 +69,7 @@ class _Portal:
         self.s = services
         self.cfg = services.settings.portal
         self.network = network
-        self.jobs = RetrievalJobs(
-            network,
-            services.clock,
-            max_parallel=services.settings.initiating.max_parallel_retrievals,
-        )
+        self.jobs = services.jobs()  # shared with the JSON API
         secret = self.cfg.session_secret
         self._key = (
             secret.get_secret_value().encode() if secret is not None else secrets.token_bytes(32)

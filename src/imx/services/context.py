@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from imx.services.ingest import IngestService
     from imx.services.manifests import ManifestService
     from imx.services.network import NetworkService
+    from imx.services.retrieval_jobs import RetrievalJobs
     from imx.services.patient_discovery import PatientDiscoveryService
     from imx.services.patient_feed import PatientFeedService
     from imx.services.retrieve import RetrieveService
@@ -37,3 +38,16 @@ class NodeServices:
     retrieve: RetrieveService
     patient_feed: PatientFeedService
     network: NetworkService | None = None  # the initiating gateway (outbound), when configured
+    retrieval_jobs: RetrievalJobs | None = None  # one job list for the JSON API and the portal
+
+    def jobs(self) -> RetrievalJobs:
+        """The node's retrieval jobs (made on first use where no runtime built them)."""
+        if self.retrieval_jobs is None:
+            from imx.services.retrieval_jobs import RetrievalJobs
+
+            if self.network is None:
+                raise ValueError("retrieval jobs need the initiating gateway")
+            self.retrieval_jobs = RetrievalJobs(
+                self.network, self.clock,
+                max_parallel=self.settings.initiating.max_parallel_retrievals)
+        return self.retrieval_jobs
