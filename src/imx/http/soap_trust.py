@@ -60,6 +60,8 @@ class SoapTrust:
         self._check_tls = trust.check_tls_org_matches_assertion
         self._skew = dt.timedelta(seconds=trust.clock_skew_seconds)
         anchors = load_trust_anchors(trust.trust_bundle.read_bytes()) if trust.trust_bundle else ()
+        # Built once per app: its verification cache (security/xua/cache.py) then serves every
+        # request, so an initiator's repeated assertion is not verified again from scratch.
         self._config = TrustConfig(
             trust_anchors=anchors,
             audiences=frozenset(trust.audiences) or default_audiences(settings, paths),
