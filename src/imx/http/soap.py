@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from imx.errors import GatewayError, MalformedMessageError, MissingParameterError
+from imx.errors import GatewayError, MalformedMessageError, MissingParameterError, UnsupportedError
 from imx.http.soap_errors import registry_error_code
 from imx.http.soap_trust import SoapTrust
 from imx.model.audit import AuditRecord
@@ -36,6 +36,7 @@ from imx.transactions.iti38_xca_query import response as iti38_response
 from imx.transactions.iti39_xca_retrieve import request as iti39_request
 from imx.transactions.iti39_xca_retrieve import response as retrieve_response
 from imx.transactions.iti55_xcpd import request as iti55_request
+from imx.transactions.iti55_xcpd.ack import UNSUPPORTED_MODE, build_accept_ack
 from imx.transactions.iti55_xcpd import response as iti55_response
 from imx.transactions.rad69_retrieve_imaging import request as rad69_request
 from imx.wire.addressing import UNDERSTOOD_HEADERS, build_response_headers, parse_addressing
@@ -68,7 +69,7 @@ log = logging.getLogger(__name__)
 NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 # WS-Security is accepted here; verifying it is the trust layer's job (issue: Trust).
 UNDERSTOOD = frozenset({*UNDERSTOOD_HEADERS, f"{{{NS_WSSE}}}Security"})
-_SCHEMA = {"ITI-55": "prpa-201305", "ITI-38": "query", "ITI-39": "xds-b", "RAD-69": "xdsi-b",
+_SCHEMA = {"ITI-55": "prpa-201305", "ITI-55-deferred": "prpa-201305", "ITI-38": "query", "ITI-39": "xds-b", "RAD-69": "xdsi-b",
            "RAD-75": "xdsi-b"}
 PATHS = ("/soap", "/xcpd", "/xca/query", "/xca/retrieve", "/xdsi/retrieve", "/xcai/retrieve")
 
@@ -198,6 +199,8 @@ class SoapEndpoint:
                         relates_to: str | None) -> Response:
         if t.id == "ITI-55":
             return await self._iti55(request, t, body, relates_to)
+        if t.id == "ITI-55-deferred":
+            return await self._iti55_deferred(request, t, body, relates_to)
         if t.id == "ITI-38":
             return await self._iti38(request, t, body, relates_to)
         if t.id == "ITI-39":
@@ -223,11 +226,28 @@ class SoapEndpoint:
             # ITI TF-2b 3.55.4.2.2.6: a query that lacks required parameters is answered
             # AE / QE, not faulted. The request must still parse structurally for the echo.
             return await self._iti55_query_error(t, body, exc.detail, relates_to)
+        if parsed.response_priority == "D":
+            # Deferred priority on the immediate action: the same refusal, in the response.
+            return self._iti55_answer(t, parsed, PatientDiscoveryAnswer(
+                response_code=QueryResponseCode.APPLICATION_ERROR, error_text=UNSUPPORTED_MODE),
+                relates_to)
         answer = await self._s.patient_discovery.discover_patient(
             parsed, audit_fields={**_requester_fields(request), **_atna_fields(
                 request, body.find(f"{_HL7}controlActProcess/{_HL7}queryByParameter")),
                 "query_id": relates_to or "", "home_community_id": self._home})
         return self._iti55_answer(t, parsed, answer, relates_to)
+
+    async def _iti55_deferred(self, request: Request, t: Transaction, body: etree._Element,
+                              relates_to: str | None) -> Response:
+        # SPEC-NOTES §2.1 (ITI55-008): without the Deferred Response Option, an application
+        # error in the accept acknowledgement; nothing is matched, nothing about a patient said.
+        parsed = iti55_request.parse_request(body, require_demographics=False)
+        home = self._home.removeprefix("urn:oid:")
+        ack = build_accept_ack(request=parsed, responder_home_community_id=home,
+                               message_id=InstanceIdentifier(root=home, extension=uuid.uuid4().hex),
+                               created_at=self._s.clock.now())
+        await self._audit_failure(request, t.id, UnsupportedError(UNSUPPORTED_MODE))
+        return _soap_response(ack, action=t.response_action, relates_to=relates_to)
 
     async def _iti55_query_error(self, t: Transaction, body: etree._Element, detail: str,
                                  relates_to: str | None) -> Response:
