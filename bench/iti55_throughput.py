@@ -231,7 +231,8 @@ def score_answers(answers: list[tuple[int | None, bytes]]) -> dict[str, Any]:
         if code == "OK":
             ok += 1
             pid = _PID.search(body)
-            correct += bool(pid and expected is not None and pid.group(1).decode() == _pid(expected))
+            correct += bool(pid and expected is not None
+                            and pid.group(1).decode() == _pid(expected))
     return {"answers": codes, "precision": round(correct / ok, 4) if ok else None,
             "recall": round(correct / positives, 4) if positives else None,
             "wrong_or_false_matches": ok - correct}

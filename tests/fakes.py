@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 
 from imx.errors import NotFoundError, StoreError
+from imx.matching.blocking import key_kind
+from imx.matching.mpi_form import index_entry
 from imx.model.audit import AuditRecord
 from imx.model.document import DocumentEntry
 from imx.model.identifiers import PatientId
@@ -20,8 +22,6 @@ from imx.model.imaging import (
     StoreOutcome,
     StudyRecord,
 )
-from imx.matching.blocking import key_kind
-from imx.matching.mpi_form import index_entry
 from imx.model.mpi import (
     MpiCandidate,
     MpiPatient,

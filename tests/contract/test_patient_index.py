@@ -140,7 +140,7 @@ async def test_candidate_lookup_uses_indexes_not_scans(store) -> None:
     await store.upsert_mpi_patient(jane())
     keys = sorted(blocking_keys(query_demographics(jane().demographics)))
     marks = ", ".join([f"'{k}'" for k in keys])
-    sql = ("SELECT m.patient_id, m.issuer, m.match_form FROM mpi_patients m WHERE m.pk IN "
+    sql = ("SELECT m.patient_id, m.issuer, m.match_form FROM mpi_patients m WHERE m.pk IN "  # noqa: S608
            f"(SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({marks}))")
     async with store.engine.connect() as conn:
         if store.engine.dialect.name == "sqlite":

@@ -76,4 +76,5 @@ def test_query_and_feed_then_iti38_with_the_initiators_id(node: NodeThread) -> N
     by_ours = _find_documents(node, local)
     assert len(by_theirs) == len(by_ours) == 1
     assert by_theirs[0].get("id") == by_ours[0].get("id")
-    assert _find_documents(node, PatientId(id="E99999", assigning_authority=THEIRS.assigning_authority)) == []
+    other = PatientId(id="E99999", assigning_authority=THEIRS.assigning_authority)
+    assert _find_documents(node, other) == []

@@ -79,7 +79,7 @@ class PatientCorrelation:
 
 def dicom_person_name(patient_name: str) -> PersonName:
     """PS3.5 6.2 PN ``Family^Given^Middle^Prefix^Suffix`` (alphabetic group only)."""
-    parts = (patient_name.split("=")[0].split("^") + ["", "", "", "", ""])[:5]
+    parts = [*patient_name.split("=")[0].split("^"), "", "", "", "", ""][:5]
     given = tuple(p.strip() for p in (parts[1], parts[2]) if p.strip())
     return PersonName(family=parts[0].strip(), given=given, prefix=parts[3].strip(),
                       suffix=parts[4].strip())

@@ -4,10 +4,11 @@ Candidates come from the patient index (``PatientIndex``): an indexed lookup of 
 blocking keys (birth date, family-name sound + birth year/month or month/day, given-name
 sound + year/month, first initial + ZIP, phone, identifiers), keeping the records that share
 two kinds of key or a phone/identifier (``imx.matching.blocking.CANDIDATE_MIN_KINDS``), plus
-any patient an identifier in the query was correlated with earlier; ``imx.matching`` scores them (Fellegi-Sunter weights, Jaro-Winkler,
-nicknames, twins) and decides conservatively: a wrong match discloses another person's
-images, so ties and borderline scores answer "no match" with the XCPD DetectedIssue codes
-that tell the initiator what would settle it (ITI TF-2b 3.55.4.2.2.6).
+any patient an identifier in the query was correlated with earlier; ``imx.matching`` scores
+them (Fellegi-Sunter weights, Jaro-Winkler, nicknames, twins) and decides conservatively: a
+wrong match discloses another person's images, so ties and borderline scores answer "no
+match" with the XCPD DetectedIssue codes that tell the initiator what would settle it
+(ITI TF-2b 3.55.4.2.2.6).
 """
 
 from __future__ import annotations

@@ -209,25 +209,25 @@ class SqlPatientIndexMixin:
             if self._writer.dialect.name == "sqlite":
                 cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: key pages stay cached
             cur.executemany(
-                f"INSERT INTO mpi_patients ({cols}) VALUES "
+                f"INSERT INTO mpi_patients ({cols}) VALUES "  # noqa: S608 - placeholders/constants only
                 f"({', '.join([mark] * (len(_BULK_COLUMNS) + 1))}) "
                 f"ON CONFLICT (patient_id, issuer) DO UPDATE SET {sets}", params)
             pks: dict[tuple[str, str], int] = {}
             ids = sorted({p.patient_id.id for p, _, _ in rows})
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
-                cur.execute("SELECT pk, patient_id, issuer FROM mpi_patients WHERE patient_id "
+                cur.execute("SELECT pk, patient_id, issuer FROM mpi_patients WHERE patient_id "  # noqa: S608 - placeholders/constants only
                             f"IN ({self._placeholders(len(chunk))})", tuple(chunk))
                 for pk, pid, issuer in cur.fetchall():
                     pks[(pid, issuer)] = pk
             mine = [pks[(p.patient_id.id, p.patient_id.assigning_authority)] for p, _, _ in rows]
             for i in range(0, len(mine), 500):
                 chunk_pks = mine[i:i + 500]
-                cur.execute("DELETE FROM mpi_blocking_keys WHERE mpi_pk IN "
+                cur.execute("DELETE FROM mpi_blocking_keys WHERE mpi_pk IN "  # noqa: S608 - placeholders/constants only
                             f"({self._placeholders(len(chunk_pks))})", tuple(chunk_pks))
             keys = sorted({(k[:160], pk) for (_, _, ks), pk in zip(rows, mine, strict=True)
                            for k in ks})
-            cur.executemany(f"INSERT INTO mpi_blocking_keys (key, mpi_pk) VALUES ({mark}, {mark}) "
+            cur.executemany(f"INSERT INTO mpi_blocking_keys (key, mpi_pk) VALUES ({mark}, {mark}) "  # noqa: S608 - placeholders/constants only
                             "ON CONFLICT DO NOTHING", keys)
         finally:
             cur.close()
@@ -253,8 +253,8 @@ class SqlPatientIndexMixin:
     # -- reads ------------------------------------------------------------------------------
 
     async def get_mpi_patient(self, patient_id: PatientId) -> MpiPatient | None:
-        sql = f"SELECT {_ROW_COLUMNS} FROM mpi_patients WHERE patient_id = {self._mark()} " \
-              f"AND issuer = {self._mark()}"
+        sql = (f"SELECT {_ROW_COLUMNS} FROM mpi_patients "  # noqa: S608 - constants only
+               f"WHERE patient_id = {self._mark()} AND issuer = {self._mark()}")
 
         def run(conn: sa.Connection) -> MpiPatient | None:
             row = conn.exec_driver_sql(sql, (patient_id.id, patient_id.assigning_authority)).first()
@@ -275,18 +275,18 @@ class SqlPatientIndexMixin:
             return []
         marks = self._placeholders(len(wanted))
         if min_kinds <= 1:
-            hits = f"SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({marks})"
+            hits = f"SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({marks})"  # noqa: S608 - placeholders/constants only
             params: tuple[Any, ...] = tuple(wanted)
         else:
             # Portable SQL: a key's kind is its first KEY_KIND_CHARS characters.
             strong = tuple(strong_kinds) or ("",)
-            hits = (f"SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({marks}) "
+            hits = (f"SELECT mpi_pk FROM mpi_blocking_keys WHERE key IN ({marks}) "  # noqa: S608 - placeholders/constants only
                     "GROUP BY mpi_pk HAVING count(DISTINCT substr(key, 1, "
                     f"{KEY_KIND_CHARS})) >= {int(min_kinds)} OR max(CASE WHEN substr(key, 1, "
                     f"{KEY_KIND_CHARS}) IN ({self._placeholders(len(strong))}) THEN 1 ELSE 0 "
                     "END) = 1")
             params = (*wanted, *strong)
-        sql = ("SELECT m.patient_id, m.issuer, m.match_form FROM mpi_patients m "
+        sql = ("SELECT m.patient_id, m.issuer, m.match_form FROM mpi_patients m "  # noqa: S608 - placeholders/constants only
                f"WHERE m.pk IN ({hits}) LIMIT {int(limit)}")
 
         def run(conn: sa.Connection) -> list[MpiCandidate]:
@@ -324,7 +324,7 @@ class SqlPatientIndexMixin:
         return await self.write(run)
 
     async def resolve_correlation(self, remote_patient_id: PatientId) -> PatientId | None:
-        sql = ("SELECT local_patient_id, local_issuer FROM patient_correlation WHERE "
+        sql = ("SELECT local_patient_id, local_issuer FROM patient_correlation WHERE "  # noqa: S608 - placeholders/constants only
                f"remote_patient_id = {self._mark()} AND remote_issuer = {self._mark()}")
 
         def run(conn: sa.Connection) -> PatientId | None:

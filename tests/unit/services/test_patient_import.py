@@ -84,7 +84,8 @@ def test_fhir_bundle_is_read_entry_by_entry() -> None:
     stream = _Chunked(text, 7)
     out = list(parse_fhir_bundle(stream, issuer=AA))
     p1, other, no_id, robot = out
-    assert isinstance(p1, MpiPatient) and p1.patient_id == PatientId(id="F1", assigning_authority=AA)
+    assert isinstance(p1, MpiPatient)
+    assert p1.patient_id == PatientId(id="F1", assigning_authority=AA)
     d = p1.demographics
     assert d.names[0].family == "Doe" and d.addresses[0].city == "Springfield"
     assert d.telecoms == ("tel:+1 217 555 0101",) and d.gender == "F"
