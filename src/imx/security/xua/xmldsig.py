@@ -205,9 +205,12 @@ def _resolve(root: etree._Element, uri: str, id_attribute: str) -> etree._Elemen
     """Same-document reference by ID (XML-DSig §4.4.3.3), resolved as signxml does (the
     elements with any attribute of that local name and value: exactly one), without XPath."""
     value = uri[1:]
-    found = [element for element in root.getroottree().getroot().iter(etree.Element)
-             if any(v == value and n.rpartition("}")[2] == id_attribute
-                    for n, v in element.items())]
+    found: list[etree._Element] = []
+    for element in root.getroottree().getroot().iter(etree.Element):
+        for name, attribute in element.items():
+            if attribute == value and name.rpartition("}")[2] == id_attribute:
+                found.append(element)
+                break
     if len(found) != 1:
         raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
     return found[0]
