@@ -39,21 +39,28 @@ HOME_B = "urn:oid:1.3.6.1.4.1.21367.2026.302"
 
 def _pki(root: Path) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
-    ca = pki.init_ca_dir(root / "ca", common_name="bench CA", organization="bench", now=now,
-                         key_type="rsa2048")
+    ca = pki.init_ca_dir(
+        root / "ca", common_name="bench CA", organization="bench", now=now, key_type="rsa2048"
+    )
     out = {"bundle": root / "ca" / pki.CA_CERT}
     for name, home in (("a", HOME_A), ("b", HOME_B)):
-        issued = pki.issue_node_to_dir(ca, root / name, common_name=f"imx-{name}",
-                                       organization=f"Community {name.upper()}",
-                                       home_community_id=home, now=now,
-                                       dns_names=["localhost"], ip_addresses=["127.0.0.1"],
-                                       key_type="rsa2048")
+        issued = pki.issue_node_to_dir(
+            ca,
+            root / name,
+            common_name=f"imx-{name}",
+            organization=f"Community {name.upper()}",
+            home_community_id=home,
+            now=now,
+            dns_names=["localhost"],
+            ip_addresses=["127.0.0.1"],
+            key_type="rsa2048",
+        )
         out[name] = (issued.cert_file, issued.key_file)
     return out
 
 
 def _tls_toml(cert: Path, key: Path, bundle: Path) -> str:
-    return (f'[tls]\ncert_file = "{cert}"\nkey_file = "{key}"\ntrust_bundle = "{bundle}"\n')
+    return f'[tls]\ncert_file = "{cert}"\nkey_file = "{key}"\ntrust_bundle = "{bundle}"\n'
 
 
 def _run_measured(args: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
@@ -92,20 +99,42 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         certs = _pki(work / "pki")
-        files = write_study(work / "study", generate_study(
-            patient, seed=303, series_count=(n + per_series - 1) // per_series,
-            instances_per_series=per_series))
+        files = write_study(
+            work / "study",
+            generate_study(
+                patient,
+                seed=303,
+                series_count=(n + per_series - 1) // per_series,
+                instances_per_series=per_series,
+            ),
+        )
         total_mb = sum(f.stat().st_size for f in files) / 1e6
-        b_toml = (_tls_toml(*certs["b"], certs["bundle"])
-                  + f'[trust]\nrequire_assertion = true\ntrust_bundle = "{certs["bundle"]}"\n'
-                  + f'[node]\nhome_community_id = "{HOME_B}"\ninstitution_name = "Community B"\n'
-                  + f'repository_unique_id = "{HOME_B.removeprefix("urn:oid:")}.1"\n')
-        probe = client_ssl_context(cert_file=certs["a"][0], key_file=certs["a"][1],
-                                   trust_bundle=certs["bundle"])
+        b_toml = (
+            _tls_toml(*certs["b"], certs["bundle"])
+            + f'[trust]\nrequire_assertion = true\ntrust_bundle = "{certs["bundle"]}"\n'
+            + f'[node]\nhome_community_id = "{HOME_B}"\ninstitution_name = "Community B"\n'
+            + f'repository_unique_id = "{HOME_B.removeprefix("urn:oid:")}.1"\n'
+        )
+        probe = client_ssl_context(
+            cert_file=certs["a"][0], key_file=certs["a"][1], trust_bundle=certs["bundle"]
+        )
         with imx_serve(work / "b", extra_toml=b_toml, health_verify=probe) as b:
-            subprocess.run(["storescu", "-aec", "IMX", "+sd", "+r", "-nh", "127.0.0.1",
-                            str(b.dimse_port), str(work / "study")], check=True,
-                           capture_output=True, env={"TCP_NODELAY": "1", "PATH": "/usr/bin:/bin"})
+            subprocess.run(
+                [
+                    "storescu",
+                    "-aec",
+                    "IMX",
+                    "+sd",
+                    "+r",
+                    "-nh",
+                    "127.0.0.1",
+                    str(b.dimse_port),
+                    str(work / "study"),
+                ],
+                check=True,
+                capture_output=True,
+                env={"TCP_NODELAY": "1", "PATH": "/usr/bin:/bin"},
+            )
             _wait_idle(b.process.pid)  # header indexing and the KOS manifest after the burst
             url = f"https://127.0.0.1:{b.http_port}"
             a_toml = work / "a.toml"
@@ -115,12 +144,29 @@ def main() -> None:
                 + _tls_toml(*certs["a"], certs["bundle"])
                 + "[initiating]\nsend_assertion = true\n"
                 + f'[[communities]]\nhome_community_id = "{HOME_B}"\nname = "Community B"\n'
-                + "".join(f'[[communities.endpoints]]\ntransaction = "{t}"\naddress = "{url}{p}"\n'
-                          for t, p in (("ITI-55", "/xcpd"), ("ITI-38", "/xca/query"),
-                                       ("ITI-39", "/xca/retrieve"), ("RAD-75", "/xcai/retrieve"))))
+                + "".join(
+                    f'[[communities.endpoints]]\ntransaction = "{t}"\naddress = "{url}{p}"\n'
+                    for t, p in (
+                        ("ITI-55", "/xcpd"),
+                        ("ITI-38", "/xca/query"),
+                        ("ITI-39", "/xca/retrieve"),
+                        ("RAD-75", "/xcai/retrieve"),
+                    )
+                )
+            )
             imx = [sys.executable, "-m", "imx"]
-            who = ["--given", patient.given, "--family", patient.family, "--birth-date",
-                   patient.birth_date.isoformat(), "--gender", patient.sex, "-c", str(a_toml)]
+            who = [
+                "--given",
+                patient.given,
+                "--family",
+                patient.family,
+                "--birth-date",
+                patient.birth_date.isoformat(),
+                "--gender",
+                patient.sex,
+                "-c",
+                str(a_toml),
+            ]
             listed, list_s, _ = _run_measured([*imx, "studies", "list", *who, "--json"])
             if listed.returncode != 0:
                 raise SystemExit(listed.stderr[-2000:])
@@ -129,10 +175,24 @@ def main() -> None:
             b_idle = b.rss_mib()
             sampler = threading.Thread(target=_rss_sampler, args=(b.process.pid, stop, b_peak))
             sampler.start()
-            fetched, fetch_s, a_peak = _run_measured([
-                *imx, "studies", "fetch", "--community", kos["home_community_id"], "--document",
-                kos["document_unique_id"], "--repository", kos["repository_unique_id"],
-                "-c", str(a_toml), "--json", "--user", "Dr. Bench"])
+            fetched, fetch_s, a_peak = _run_measured(
+                [
+                    *imx,
+                    "studies",
+                    "fetch",
+                    "--community",
+                    kos["home_community_id"],
+                    "--document",
+                    kos["document_unique_id"],
+                    "--repository",
+                    kos["repository_unique_id"],
+                    "-c",
+                    str(a_toml),
+                    "--json",
+                    "--user",
+                    "Dr. Bench",
+                ]
+            )
             stop.set()
             sampler.join()
             if fetched.returncode != 0:
@@ -141,13 +201,17 @@ def main() -> None:
         raw = _raw_loopback(files)
         mbs = report["received_bytes"] / 1e6 / fetch_s
         result = {
-            "instances": len(files), "study_mb": round(total_mb),
+            "instances": len(files),
+            "study_mb": round(total_mb),
             "received_instances": report["received_instances"],
             "missing": len(report["missing"]),
-            "list_s": round(list_s, 2), "fetch_s": round(fetch_s, 2),
-            "e2e_mb_per_s": round(mbs, 1), "raw_loopback_mb_per_s": round(raw, 1),
+            "list_s": round(list_s, 2),
+            "fetch_s": round(fetch_s, 2),
+            "e2e_mb_per_s": round(mbs, 1),
+            "raw_loopback_mb_per_s": round(raw, 1),
             "ratio_to_raw": round(mbs / raw, 3),
-            "initiator_rss_peak_mib": round(a_peak), "responder_rss_idle_mib": round(b_idle),
+            "initiator_rss_peak_mib": round(a_peak),
+            "responder_rss_idle_mib": round(b_idle),
             "responder_rss_peak_mib": round(b_peak[0]),
         }
     save(name, result)

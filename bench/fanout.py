@@ -41,8 +41,10 @@ SLOW_S = 5.0
 FAST_S = 0.010
 
 
-FAILURES = {"fast": ("refused", "refused", "fault", "fault", "garbage"),
-            "silent": ("refused", "refused", "fault", "fault", "hang")}
+FAILURES = {
+    "fast": ("refused", "refused", "fault", "fault", "garbage"),
+    "silent": ("refused", "refused", "fault", "fault", "hang"),
+}
 
 
 def _communities(n: int, scenario: str) -> list[dict[str, Any]]:
@@ -62,6 +64,7 @@ def _communities(n: int, scenario: str) -> list[dict[str, Any]]:
 
 # --- the simulated responders (run as a subprocess: python -m bench.fanout --serve DIR PORT) ---
 
+
 def _serve(directory: Path, port: int) -> None:
     import uvicorn
     from starlette.applications import Starlette
@@ -70,8 +73,11 @@ def _serve(directory: Path, port: int) -> None:
     from starlette.routing import Route
 
     table = {c["i"]: c for c in json.loads((directory / "communities.json").read_text())}
-    answers = {i: (directory / f"answer-{i}.xml").read_bytes()
-               for i, c in table.items() if c["kind"] == "ok"}
+    answers = {
+        i: (directory / f"answer-{i}.xml").read_bytes()
+        for i, c in table.items()
+        if c["kind"] == "ok"
+    }
     fault = (directory / "fault.xml").read_bytes()
 
     async def respond(request: Request) -> Response:
@@ -83,8 +89,9 @@ def _serve(directory: Path, port: int) -> None:
         if c["kind"] == "fault":
             return Response(fault, status_code=500, media_type="application/soap+xml")
         if c["kind"] == "garbage":
-            return Response(b"<html>502 Bad Gateway</html>", status_code=200,
-                            media_type="text/html")
+            return Response(
+                b"<html>502 Bad Gateway</html>", status_code=200, media_type="text/html"
+            )
         return Response(answers[c["i"]], media_type="application/soap+xml")
 
     app = Starlette(routes=[Route("/c/{i:int}", respond, methods=["POST"])])
@@ -107,46 +114,70 @@ def _write_answers(directory: Path, communities: list[dict[str, Any]]) -> None:
     from imx.wire.soap import build_envelope
     from imx.wire.xml import serialize
 
-    request = iti55_request.parse_request(iti55_request.build_request(
-        message_id=InstanceIdentifier(root="1.2.3", extension="m"), created_at=dt.datetime.now(dt.UTC),
-        sender_device_id="1.2.3", sender_home_community_id="1.2.3", receiver_device_id="1.2.4",
-        query_id=InstanceIdentifier(root="1.2.3", extension="q"), demographics=_patient()))
+    request = iti55_request.parse_request(
+        iti55_request.build_request(
+            message_id=InstanceIdentifier(root="1.2.3", extension="m"),
+            created_at=dt.datetime.now(dt.UTC),
+            sender_device_id="1.2.3",
+            sender_home_community_id="1.2.3",
+            receiver_device_id="1.2.4",
+            query_id=InstanceIdentifier(root="1.2.3", extension="q"),
+            demographics=_patient(),
+        )
+    )
     for c in communities:
         if c["kind"] != "ok":
             continue
-        theirs = PatientDemographics(names=_patient().names, gender="F",
-                                     birth_date=_patient().birth_date,
-                                     ids=(PatientId(id=f"P{c['i']}", assigning_authority=c["home"] + ".2"),))
+        theirs = PatientDemographics(
+            names=_patient().names,
+            gender="F",
+            birth_date=_patient().birth_date,
+            ids=(PatientId(id=f"P{c['i']}", assigning_authority=c["home"] + ".2"),),
+        )
         body = iti55_response.build_response(
             request=request,
-            answer=PatientDiscoveryAnswer(response_code=QueryResponseCode.OK,
-                                          matches=(PatientMatch(demographics=theirs, score=95),)),
-            responder=iti55_response.ResponderIdentity(home_community_id=c["home"],
-                                                       organization_name=f"C{c['i']}",
-                                                       device_id=c["home"]),
+            answer=PatientDiscoveryAnswer(
+                response_code=QueryResponseCode.OK,
+                matches=(PatientMatch(demographics=theirs, score=95),),
+            ),
+            responder=iti55_response.ResponderIdentity(
+                home_community_id=c["home"], organization_name=f"C{c['i']}", device_id=c["home"]
+            ),
             message_id=InstanceIdentifier(root=c["home"], extension="r"),
-            created_at=dt.datetime.now(dt.UTC))
-        env = build_envelope(body, build_response_headers(
-            "urn:hl7-org:v3:PRPA_IN201306UV02:CrossGatewayPatientDiscovery", None, "urn:uuid:1"))
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        env = build_envelope(
+            body,
+            build_response_headers(
+                "urn:hl7-org:v3:PRPA_IN201306UV02:CrossGatewayPatientDiscovery", None, "urn:uuid:1"
+            ),
+        )
         (directory / f"answer-{c['i']}.xml").write_bytes(serialize(env))
-    (directory / "fault.xml").write_bytes(serialize(build_envelope(
-        build_fault("Receiver", None, "responder overloaded"))))
+    (directory / "fault.xml").write_bytes(
+        serialize(build_envelope(build_fault("Receiver", None, "responder overloaded")))
+    )
     (directory / "communities.json").write_text(json.dumps(communities))
 
 
-def _patient():  # noqa: ANN202
+def _patient():
     from imx.model.patient_discovery import PatientDemographics, PersonName
 
-    return PatientDemographics(names=(PersonName(given=("Maria",), family="Gonzalez"),), gender="F",
-                               birth_date=dt.date(1961, 4, 12))
+    return PatientDemographics(
+        names=(PersonName(given=("Maria",), family="Gonzalez"),),
+        gender="F",
+        birth_date=dt.date(1961, 4, 12),
+    )
 
 
 @contextlib.contextmanager
 def _simulator(directory: Path) -> Iterator[int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.fanout", "--serve", str(directory),
-                             str(port)], start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=(directory / "simulator.log").open("wb"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.fanout", "--serve", str(directory), str(port)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=(directory / "simulator.log").open("wb"),
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -166,6 +197,7 @@ def _simulator(directory: Path) -> Iterator[int]:
 
 # --- the initiator ---------------------------------------------------------------------------
 
+
 class _Cache:
     async def get_correlations(self, key: str, *, now: dt.datetime) -> dict[str, Any]:
         return {}
@@ -182,8 +214,9 @@ class _NoAudit:
         return None
 
 
-async def _search(communities: list[dict[str, Any]], port: int, closed_port: int,
-                  deadline_s: float) -> dict[str, Any]:
+async def _search(
+    communities: list[dict[str, Any]], port: int, closed_port: int, deadline_s: float
+) -> dict[str, Any]:
     from imx.model.community import Community, CommunityEndpoint
     from imx.peers.soap_client import SoapClientSettings, SoapPeerGateway
     from imx.peers.static_directory import StaticDirectory
@@ -191,14 +224,29 @@ async def _search(communities: list[dict[str, Any]], port: int, closed_port: int
     from imx.settings import InitiatingSettings
     from imx.storage.clock import SystemClock
 
-    directory = StaticDirectory([Community(
-        home_community_id=f"urn:oid:{c['home']}", name=f"C{c['i']}",
-        endpoints=(CommunityEndpoint(transaction="ITI-55", address=(
-            f"http://127.0.0.1:{closed_port}/c/{c['i']}" if c["kind"] == "refused"
-            else f"http://127.0.0.1:{port}/c/{c['i']}")),)) for c in communities])
+    directory = StaticDirectory(
+        [
+            Community(
+                home_community_id=f"urn:oid:{c['home']}",
+                name=f"C{c['i']}",
+                endpoints=(
+                    CommunityEndpoint(
+                        transaction="ITI-55",
+                        address=(
+                            f"http://127.0.0.1:{closed_port}/c/{c['i']}"
+                            if c["kind"] == "refused"
+                            else f"http://127.0.0.1:{port}/c/{c['i']}"
+                        ),
+                    ),
+                ),
+            )
+            for c in communities
+        ]
+    )
     settings = InitiatingSettings(xcpd_timeout_s=deadline_s)
-    peers = SoapPeerGateway(SoapClientSettings(home_community_id="urn:oid:1.2.3",
-                                               xcpd_timeout_s=deadline_s))
+    peers = SoapPeerGateway(
+        SoapClientSettings(home_community_id="urn:oid:1.2.3", xcpd_timeout_s=deadline_s)
+    )
     arrivals: dict[str, float] = {}
     started = 0.0
 
@@ -208,10 +256,17 @@ async def _search(communities: list[dict[str, Any]], port: int, closed_port: int
             arrivals[community.home_community_id] = time.perf_counter() - started
             return out
 
-    service = NetworkService(settings=settings, home_community_id="urn:oid:1.2.3",
-                             directory=directory, peers=Timed(),  # type: ignore[arg-type]
-                             correlations=_Cache(), metadata=None, ingest=None,  # type: ignore[arg-type]
-                             audit=_NoAudit(), clock=SystemClock())  # type: ignore[arg-type]
+    service = NetworkService(
+        settings=settings,
+        home_community_id="urn:oid:1.2.3",
+        directory=directory,
+        peers=Timed(),  # type: ignore[arg-type]
+        correlations=_Cache(),
+        metadata=None,
+        ingest=None,  # type: ignore[arg-type]
+        audit=_NoAudit(),
+        clock=SystemClock(),
+    )  # type: ignore[arg-type]
     # One warm-up request (TLS-free loopback: only imports and the first connection).
     await service.search_patient(_patient(), communities=[f"urn:oid:{communities[0]['home']}"])
     started = time.perf_counter()
@@ -219,11 +274,16 @@ async def _search(communities: list[dict[str, Any]], port: int, closed_port: int
     total = time.perf_counter() - started
     await peers.aclose()
     slowest = max(arrivals.values())
-    return {"total_s": round(total, 3), "slowest_success_s": round(slowest, 3),
-            "overhead_ms": round((total - slowest) * 1000, 1),
-            "found": len(result.patients),
-            "failures": sorted(f"{f.home_community_id.rsplit('.', 1)[1]}:{f.error_code}:"
-                               f"{f.detail[:60]}" for f in result.failures)}
+    return {
+        "total_s": round(total, 3),
+        "slowest_success_s": round(slowest, 3),
+        "overhead_ms": round((total - slowest) * 1000, 1),
+        "found": len(result.patients),
+        "failures": sorted(
+            f"{f.home_community_id.rsplit('.', 1)[1]}:{f.error_code}:{f.detail[:60]}"
+            for f in result.failures
+        ),
+    }
 
 
 def main() -> None:
@@ -249,10 +309,17 @@ def main() -> None:
                 for _ in range(args.runs):
                     runs.append(asyncio.run(_search(communities, port, free_port(), deadline)))
                     print(scenario, runs[-1], flush=True)
-        scenarios[scenario] = {"deadline_s": deadline, "failures": list(FAILURES[scenario]),
-                               "runs": runs}
-    result = {"communities": args.communities, "failing": 5, "slowest_configured_s": SLOW_S,
-              "scenarios": scenarios}
+        scenarios[scenario] = {
+            "deadline_s": deadline,
+            "failures": list(FAILURES[scenario]),
+            "runs": runs,
+        }
+    result = {
+        "communities": args.communities,
+        "failing": 5,
+        "slowest_configured_s": SLOW_S,
+        "scenarios": scenarios,
+    }
     save("fanout", result)
     render(json.loads((RESULTS / "fanout.json").read_text()))
 
@@ -277,16 +344,25 @@ def render(r: dict[str, Any]) -> None:
     ]
     for name, sc in r["scenarios"].items():
         for i, run in enumerate(sc["runs"], 1):
-            lines.append(f"| {name} | {sc['deadline_s']} | {i} | {run['total_s']} | "
-                         f"{run['slowest_success_s']} | **{run['overhead_ms']}** | {run['found']} | "
-                         f"{len(run['failures'])} |")
+            lines.append(
+                f"| {name} | {sc['deadline_s']} | {i} | {run['total_s']} | "
+                f"{run['slowest_success_s']} | **{run['overhead_ms']}** | {run['found']} | "
+                f"{len(run['failures'])} |"
+            )
     fast = r["scenarios"]["fast"]["runs"][-1]["failures"]
-    lines += ["", "Failures as reported (community suffix, error code, detail), last *fast* run:", ""]
+    lines += [
+        "",
+        "Failures as reported (community suffix, error code, detail), last *fast* run:",
+        "",
+    ]
     lines += [f"- `{f}`" for f in fast]
-    lines += ["", "In *silent* the mute community decides the total: the answer waits for its "
-              "deadline, whatever the others did. With the production default (60 s) a silent "
-              "peer costs 60 s, so set `initiating.xcpd_timeout_s` to what the network's slowest "
-              "healthy responders need."]
+    lines += [
+        "",
+        "In *silent* the mute community decides the total: the answer waits for its "
+        "deadline, whatever the others did. With the production default (60 s) a silent "
+        "peer costs 60 s, so set `initiating.xcpd_timeout_s` to what the network's slowest "
+        "healthy responders need.",
+    ]
     replace_section("fanout", lines)
 
 

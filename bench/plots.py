@@ -13,9 +13,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from bench.common import RESULTS, ROOT  # noqa: E402
+from bench.common import RESULTS, ROOT
 
 IMAGES = ROOT / "docs" / "images"
 
@@ -61,12 +61,17 @@ def e2e_retrieve() -> Path | None:
         return None
     r = json.loads(runs[-1].read_text())
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
-    left.bar(["imx A <- B\n(mTLS + XUA, stored)", "raw loopback\n(socket)"],
-             [r["e2e_mb_per_s"], r["raw_loopback_mb_per_s"]], color=["tab:blue", "tab:gray"])
+    left.bar(
+        ["imx A <- B\n(mTLS + XUA, stored)", "raw loopback\n(socket)"],
+        [r["e2e_mb_per_s"], r["raw_loopback_mb_per_s"]],
+        color=["tab:blue", "tab:gray"],
+    )
     left.set_yscale("log")
     left.set_ylabel("MB/s (log)")
     left.set_title(f"{r['study_mb']} MB study")
-    right.bar(["initiator", "responder"], [r["initiator_rss_peak_mib"], r["responder_rss_peak_mib"]])
+    right.bar(
+        ["initiator", "responder"], [r["initiator_rss_peak_mib"], r["responder_rss_peak_mib"]]
+    )
     right.axhline(200, color="tab:red", linestyle="--", label="target 200 MB")
     right.set_ylabel("peak RSS MiB")
     right.legend(fontsize=8)
@@ -79,8 +84,10 @@ def matching() -> Path | None:
     if not rows or not isinstance(rows, list):
         return None
     fig, ax = plt.subplots(figsize=(6, 3))
-    labels = [f"seed {x.get('seed')}\n{round(100 * x.get('compound_share', 0))}% two changes"
-              for x in rows]
+    labels = [
+        f"seed {x.get('seed')}\n{round(100 * x.get('compound_share', 0))}% two changes"
+        for x in rows
+    ]
     x = range(len(rows))
     ax.plot(x, [row.get("precision") for row in rows], "o", label="precision")
     ax.plot(x, [row.get("recall") for row in rows], "s", label="recall")

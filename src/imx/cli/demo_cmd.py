@@ -15,8 +15,12 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        directory: Annotated[Path, typer.Option("--dir", help="Where the demo network lives.")] = Path("var/demo"),
-        once: Annotated[bool, typer.Option("--once", help="Exit after the scripted exchange.")] = False,
+        directory: Annotated[
+            Path, typer.Option("--dir", help="Where the demo network lives.")
+        ] = Path("var/demo"),
+        once: Annotated[
+            bool, typer.Option("--once", help="Exit after the scripted exchange.")
+        ] = False,
     ) -> None:
         """Start a CA, a directory and three communities on loopback, then run an exchange."""
         from imx.cli.network_demo import run_network_demo

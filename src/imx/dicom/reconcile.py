@@ -19,12 +19,22 @@ from imx.model.identifiers import PatientId
 
 __all__ = ["reconcile_patient"]
 
-_KEYWORDS = ("PatientID", "IssuerOfPatientID", "IssuerOfPatientIDQualifiersSequence",
-             "OtherPatientIDsSequence")
+_KEYWORDS = (
+    "PatientID",
+    "IssuerOfPatientID",
+    "IssuerOfPatientIDQualifiersSequence",
+    "OtherPatientIDsSequence",
+)
 
 
-def reconcile_patient(data: bytes, patient: PatientId, *, modified_at: dt.datetime,
-                      modifying_system: str = "imx", source_of_previous_values: str = "") -> bytes:
+def reconcile_patient(
+    data: bytes,
+    patient: PatientId,
+    *,
+    modified_at: dt.datetime,
+    modifying_system: str = "imx",
+    source_of_previous_values: str = "",
+) -> bytes:
     """Rewrite Patient ID / Issuer to ``patient``; the previous values go into a new item of
     the Original Attributes Sequence with reason COERCE (PS3.3 Table C.12-1, C.12.1.1.9.2).
 
@@ -33,10 +43,12 @@ def reconcile_patient(data: bytes, patient: PatientId, *, modified_at: dt.dateti
     """
     try:
         ds = dcmread(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for broken input
+    except Exception as exc:
         raise MalformedMessageError("not a DICOM Part 10 file") from exc
-    if str(ds.get("PatientID", "")) == patient.id and \
-            str(ds.get("IssuerOfPatientID", "")) == patient.assigning_authority:
+    if (
+        str(ds.get("PatientID", "")) == patient.id
+        and str(ds.get("IssuerOfPatientID", "")) == patient.assigning_authority
+    ):
         return data  # already ours: the bytes stay identical
     previous = Dataset()
     for keyword in _KEYWORDS:

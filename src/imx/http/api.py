@@ -40,6 +40,7 @@ PREFIX = "/api/v1"
 
 # --- bodies -----------------------------------------------------------------------------------
 
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,8 +48,9 @@ class _Model(BaseModel):
 class RequesterIn(_Model):
     name: str = Field(description="The person asking (goes into the XUA subject-id)")
     role_code: str = Field("112247003", description="SNOMED CT role")
-    purpose_of_use: Literal["TREATMENT", "OPERATIONS", "PAYMENT", "REQUEST", "COVERAGE",
-                            "EMERGENCY", "PUBLICHEALTH"] = "TREATMENT"
+    purpose_of_use: Literal[
+        "TREATMENT", "OPERATIONS", "PAYMENT", "REQUEST", "COVERAGE", "EMERGENCY", "PUBLICHEALTH"
+    ] = "TREATMENT"
     npi: str | None = None
 
 
@@ -62,7 +64,9 @@ class PatientSearchIn(_Model):
     state: str = ""
     postal_code: str = ""
     phone: str = ""
-    communities: list[str] | None = Field(None, description="Home community IDs to ask (default: all)")
+    communities: list[str] | None = Field(
+        None, description="Home community IDs to ask (default: all)"
+    )
     near_state: str | None = Field(None, description="Only communities in this state")
     use_cache: bool = True
     requester: RequesterIn | None = None
@@ -185,6 +189,7 @@ class Problem(_Model):
 
 # --- the routes -----------------------------------------------------------------------------
 
+
 class _Api:
     def __init__(self, services: NodeServices) -> None:
         if services.network is None:
@@ -203,19 +208,26 @@ class _Api:
         for known, key in self.keys.items():
             if digest and hmac.compare_digest(known, digest):
                 return key
-        raise _Unauthorized
+        raise _UnauthorizedError
 
     def _requester(self, body: RequesterIn | None, key: ApiKeySettings) -> Requester:
         if body is not None:
-            return Requester(subject_id=body.name, role_code=body.role_code,
-                             purpose_of_use=body.purpose_of_use, npi=body.npi)
+            return Requester(
+                subject_id=body.name,
+                role_code=body.role_code,
+                purpose_of_use=body.purpose_of_use,
+                npi=body.npi,
+            )
         return Requester(subject_id=key.requester_name or key.name, role_code=key.role_code)
 
     async def _names(self) -> dict[str, str]:
-        return {c.home_community_id: c.name
-                for c in await self.network.communities(transaction="ITI-55")} | {
-                c.home_community_id: c.name
-                for c in await self.network.communities(transaction="ITI-38")}
+        return {
+            c.home_community_id: c.name
+            for c in await self.network.communities(transaction="ITI-55")
+        } | {
+            c.home_community_id: c.name
+            for c in await self.network.communities(transaction="ITI-38")
+        }
 
     async def organizations(self, request: Request) -> Response:
         self._caller(request)
@@ -230,55 +242,95 @@ class _Api:
         key = self._caller(request)
         body = PatientSearchIn.model_validate(await _body(request))
         demographics = PatientDemographics(
-            names=(PersonName(given=(body.given,), family=body.family),), gender=body.gender,
+            names=(PersonName(given=(body.given,), family=body.family),),
+            gender=body.gender,
             birth_date=body.birth_date,
-            addresses=(Address(street_lines=(body.street,) if body.street else (), city=body.city,
-                               state=body.state, postal_code=body.postal_code),)
-            if (body.street or body.city or body.postal_code) else (),
-            telecoms=(f"tel:{body.phone}",) if body.phone else ())
+            addresses=(
+                Address(
+                    street_lines=(body.street,) if body.street else (),
+                    city=body.city,
+                    state=body.state,
+                    postal_code=body.postal_code,
+                ),
+            )
+            if (body.street or body.city or body.postal_code)
+            else (),
+            telecoms=(f"tel:{body.phone}",) if body.phone else (),
+        )
         result = await self.network.search_patient(
-            demographics, communities=body.communities, state=body.near_state,
-            use_cache=body.use_cache, requester=self._requester(body.requester, key))
+            demographics,
+            communities=body.communities,
+            state=body.near_state,
+            use_cache=body.use_cache,
+            requester=self._requester(body.requester, key),
+        )
         names = await self._names()
         out = PatientSearchOut(
             patients=[_patient(p, names) for p in result.patients],
-            failures=[Failure(home_community_id=f.home_community_id, error_code=f.error_code,
-                              detail=f.detail) for f in result.failures],
-            searched=list(result.searched), xcpd_sent=result.xcpd_sent)
+            failures=[
+                Failure(
+                    home_community_id=f.home_community_id, error_code=f.error_code, detail=f.detail
+                )
+                for f in result.failures
+            ],
+            searched=list(result.searched),
+            xcpd_sent=result.xcpd_sent,
+        )
         return _json(out.model_dump(mode="json"))
 
     async def studies(self, request: Request) -> Response:
         key = self._caller(request)
         body = StudiesIn.model_validate(await _body(request))
-        patients = [CommunityPatient(home_community_id=_urn(p.home_community_id),
-                                     patient_id=PatientId(id=p.patient_id,
-                                                          assigning_authority=p.assigning_authority))
-                    for p in body.patients]
-        result = await self.network.list_documents(patients,
-                                                   requester=self._requester(body.requester, key))
+        patients = [
+            CommunityPatient(
+                home_community_id=_urn(p.home_community_id),
+                patient_id=PatientId(id=p.patient_id, assigning_authority=p.assigning_authority),
+            )
+            for p in body.patients
+        ]
+        result = await self.network.list_documents(
+            patients, requester=self._requester(body.requester, key)
+        )
         names = await self._names()
-        out = StudiesOut(status=result.status,  # type: ignore[arg-type]
-                         documents=[_document(d, names) for d in result.documents],
-                         failures=[Failure(home_community_id=f.home_community_id,
-                                           error_code=f.error_code, detail=f.detail)
-                                   for f in result.failures])
+        out = StudiesOut(
+            status=result.status,  # type: ignore[arg-type]
+            documents=[_document(d, names) for d in result.documents],
+            failures=[
+                Failure(
+                    home_community_id=f.home_community_id, error_code=f.error_code, detail=f.detail
+                )
+                for f in result.failures
+            ],
+        )
         return _json(out.model_dump(mode="json"))
 
     async def start_retrieval(self, request: Request) -> Response:
         key = self._caller(request)
         body = RetrievalIn.model_validate(await _body(request))
-        manifest = RemoteDocument(home_community_id=_urn(body.home_community_id),
-                                  repository_unique_id=body.repository_unique_id,
-                                  document_unique_id=body.document_unique_id, entry_uuid="",
-                                  mime_type="application/dicom")
+        manifest = RemoteDocument(
+            home_community_id=_urn(body.home_community_id),
+            repository_unique_id=body.repository_unique_id,
+            document_unique_id=body.document_unique_id,
+            entry_uuid="",
+            mime_type="application/dicom",
+        )
         reconcile = None
         if body.reconcile_to is not None:
-            reconcile = PatientId(id=body.reconcile_to.patient_id,
-                                  assigning_authority=body.reconcile_to.assigning_authority)
-        job = self.jobs.start(manifest, requester=self._requester(body.requester, key),
-                              reconcile_to=reconcile, forward_to=body.forward_to)
-        return _json(_job(job).model_dump(mode="json"), status=202,
-                     headers={"Location": f"{PREFIX}/retrievals/{job.id}"})
+            reconcile = PatientId(
+                id=body.reconcile_to.patient_id,
+                assigning_authority=body.reconcile_to.assigning_authority,
+            )
+        job = self.jobs.start(
+            manifest,
+            requester=self._requester(body.requester, key),
+            reconcile_to=reconcile,
+            forward_to=body.forward_to,
+        )
+        return _json(
+            _job(job).model_dump(mode="json"),
+            status=202,
+            headers={"Location": f"{PREFIX}/retrievals/{job.id}"},
+        )
 
     async def list_retrievals(self, request: Request) -> Response:
         self._caller(request)
@@ -306,32 +358,56 @@ class _Api:
             limit = min(int(q.get("limit", "100")), 1000)
         except ValueError:
             return _problem(400, "Bad Request", "since must be ISO 8601, limit an integer")
-        entries = await lister(limit=limit, patient_id=q.get("patient") or None, since=since,
-                               event=q.get("event") or None)
+        entries = await lister(
+            limit=limit,
+            patient_id=q.get("patient") or None,
+            since=since,
+            event=q.get("event") or None,
+        )
         if q.get("format") == "fhir":
             from imx.audit.fhir import to_fhir_audit_event
             from imx.audit.setup import audit_source
 
             source = audit_source(self.s.settings)
-            return JSONResponse({"resourceType": "Bundle", "type": "searchset",
-                                 "total": len(entries), "entry": [
-                                     {"resource": to_fhir_audit_event(r, source=source,
-                                                                      resource_id=str(pk))}
-                                     for pk, r in entries]},
-                                media_type="application/fhir+json")
-        return _json([AuditOut(
-            id=pk, occurred_at=r.occurred_at, event=r.event, outcome=r.outcome,
-            transaction=r.transaction, role=r.role, source=r.source, destination=r.destination,
-            requester_user_id=r.requester_user_id, requester_organization=r.requester_organization,
-            purpose_of_use=r.purpose_of_use, patient_ids=list(r.patient_ids),
-            study_instance_uids=list(r.study_instance_uids), detail=r.detail,
-        ).model_dump(mode="json") for pk, r in entries])
+            return JSONResponse(
+                {
+                    "resourceType": "Bundle",
+                    "type": "searchset",
+                    "total": len(entries),
+                    "entry": [
+                        {"resource": to_fhir_audit_event(r, source=source, resource_id=str(pk))}
+                        for pk, r in entries
+                    ],
+                },
+                media_type="application/fhir+json",
+            )
+        return _json(
+            [
+                AuditOut(
+                    id=pk,
+                    occurred_at=r.occurred_at,
+                    event=r.event,
+                    outcome=r.outcome,
+                    transaction=r.transaction,
+                    role=r.role,
+                    source=r.source,
+                    destination=r.destination,
+                    requester_user_id=r.requester_user_id,
+                    requester_organization=r.requester_organization,
+                    purpose_of_use=r.purpose_of_use,
+                    patient_ids=list(r.patient_ids),
+                    study_instance_uids=list(r.study_instance_uids),
+                    detail=r.detail,
+                ).model_dump(mode="json")
+                for pk, r in entries
+            ]
+        )
 
     async def openapi(self, request: Request) -> Response:
         return _json(openapi_document())
 
 
-class _Unauthorized(Exception):
+class _UnauthorizedError(Exception):
     pass
 
 
@@ -342,17 +418,26 @@ def api_routes(services: NodeServices) -> list[Route]:
         async def run(request: Request) -> Response:
             try:
                 return await handler(request)
-            except _Unauthorized:
-                return _problem(401, "Unauthorized", "a valid API key is required",
-                                headers={"WWW-Authenticate": 'Bearer realm="imx"'})
+            except _UnauthorizedError:
+                return _problem(
+                    401,
+                    "Unauthorized",
+                    "a valid API key is required",
+                    headers={"WWW-Authenticate": 'Bearer realm="imx"'},
+                )
             except ValidationError as exc:
                 fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
                 return _problem(422, "Unprocessable Content", f"invalid fields: {fields}")
-            except _BadJson:
+            except _BadJsonError:
                 return _problem(400, "Bad Request", "the body is not a JSON object")
             except GatewayError as exc:
-                return _problem(404 if type(exc).__name__ in ("NotFoundError", "UnknownCommunityError")
-                                else 502, type(exc).__name__, exc.detail)
+                return _problem(
+                    404
+                    if type(exc).__name__ in ("NotFoundError", "UnknownCommunityError")
+                    else 502,
+                    type(exc).__name__,
+                    exc.detail,
+                )
 
         return run
 
@@ -370,20 +455,20 @@ def api_routes(services: NodeServices) -> list[Route]:
     ]
 
 
-class _BadJson(Exception):
+class _BadJsonError(Exception):
     pass
 
 
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > 1 << 20:
-        raise _BadJson
+        raise _BadJsonError
     try:
         data = json.loads(raw or b"null")
     except ValueError:
-        raise _BadJson from None
+        raise _BadJsonError from None
     if not isinstance(data, dict):
-        raise _BadJson
+        raise _BadJsonError
     return data
 
 
@@ -391,9 +476,15 @@ def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None
     return JSONResponse(data, status_code=status, headers=headers)
 
 
-def _problem(status: int, title: str, detail: str, *, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"title": title, "status": status, "detail": detail}, status_code=status,
-                        media_type="application/problem+json", headers=headers)
+def _problem(
+    status: int, title: str, detail: str, *, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(
+        {"title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
 
 
 def _urn(home: str) -> str:
@@ -401,50 +492,92 @@ def _urn(home: str) -> str:
 
 
 def _organization(c: Community) -> OrganizationOut:
-    return OrganizationOut(home_community_id=c.home_community_id, name=c.name, city=c.city,
-                           state=c.state, postal_code=c.postal_code,
-                           capabilities=sorted({e.transaction for e in c.endpoints}))
+    return OrganizationOut(
+        home_community_id=c.home_community_id,
+        name=c.name,
+        city=c.city,
+        state=c.state,
+        postal_code=c.postal_code,
+        capabilities=sorted({e.transaction for e in c.endpoints}),
+    )
 
 
 def _patient(p: CommunityPatient, names: dict[str, str]) -> PatientOut:
     d = p.demographics
     name = d.names[0] if d and d.names else PersonName()
-    return PatientOut(home_community_id=p.home_community_id,
-                      organization=names.get(p.home_community_id, ""),
-                      patient_id=p.patient_id.id, assigning_authority=p.patient_id.assigning_authority,
-                      given=list(name.given), family=name.family,
-                      birth_date=d.birth_date if d else None, gender=d.gender if d else "",
-                      responder_score=p.score, local_score=p.local_score, from_cache=p.from_cache)
+    return PatientOut(
+        home_community_id=p.home_community_id,
+        organization=names.get(p.home_community_id, ""),
+        patient_id=p.patient_id.id,
+        assigning_authority=p.patient_id.assigning_authority,
+        given=list(name.given),
+        family=name.family,
+        birth_date=d.birth_date if d else None,
+        gender=d.gender if d else "",
+        responder_score=p.score,
+        local_score=p.local_score,
+        from_cache=p.from_cache,
+    )
 
 
 def _document(d: RemoteDocument, names: dict[str, str]) -> DocumentOut:
-    kind: Literal["manifest", "report", "other"] = "manifest" if d.is_manifest else (
-        "report" if d.class_code is not None and d.class_code.code.upper() in ("REPORTS", "REPORT")
-        or d.mime_type in ("application/pdf", "text/xml", "text/plain") else "other")
-    return DocumentOut(home_community_id=d.home_community_id,
-                       organization=names.get(_urn(d.home_community_id), ""),
-                       repository_unique_id=d.repository_unique_id,
-                       document_unique_id=d.document_unique_id, kind=kind, title=d.title,
-                       mime_type=d.mime_type, study_instance_uids=list(d.study_instance_uids),
-                       service_start_time=d.service_start_time, creation_time=d.creation_time)
+    kind: Literal["manifest", "report", "other"] = (
+        "manifest"
+        if d.is_manifest
+        else (
+            "report"
+            if (d.class_code is not None and d.class_code.code.upper() in ("REPORTS", "REPORT"))
+            or d.mime_type in ("application/pdf", "text/xml", "text/plain")
+            else "other"
+        )
+    )
+    return DocumentOut(
+        home_community_id=d.home_community_id,
+        organization=names.get(_urn(d.home_community_id), ""),
+        repository_unique_id=d.repository_unique_id,
+        document_unique_id=d.document_unique_id,
+        kind=kind,
+        title=d.title,
+        mime_type=d.mime_type,
+        study_instance_uids=list(d.study_instance_uids),
+        service_start_time=d.service_start_time,
+        creation_time=d.creation_time,
+    )
 
 
 def _job(j: RetrievalJob) -> JobOut:
     p = j.progress
-    return JobOut(id=j.id, status=j.status, home_community_id=j.home_community_id,
-                  document_unique_id=j.document_unique_id, created_at=j.created_at,
-                  finished_at=j.finished_at, study_instance_uid=p.study_instance_uid,
-                  total_instances=p.total_instances, already_present=p.already_present,
-                  received_instances=p.received_instances, received_bytes=p.received_bytes,
-                  failed_instances=p.failed_instances,
-                  missing_instances=len(j.report.missing_sop_instance_uids) if j.report else None,
-                  error=j.error)
+    return JobOut(
+        id=j.id,
+        status=j.status,
+        home_community_id=j.home_community_id,
+        document_unique_id=j.document_unique_id,
+        created_at=j.created_at,
+        finished_at=j.finished_at,
+        study_instance_uid=p.study_instance_uid,
+        total_instances=p.total_instances,
+        already_present=p.already_present,
+        received_instances=p.received_instances,
+        received_bytes=p.received_bytes,
+        failed_instances=p.failed_instances,
+        missing_instances=len(j.report.missing_sop_instance_uids) if j.report else None,
+        error=j.error,
+    )
 
 
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 for /api/v1, built from the models above."""
-    models = [PatientSearchIn, PatientSearchOut, StudiesIn, StudiesOut, RetrievalIn, JobOut,
-              OrganizationOut, AuditOut, Problem]
+    models = [
+        PatientSearchIn,
+        PatientSearchOut,
+        StudiesIn,
+        StudiesOut,
+        RetrievalIn,
+        JobOut,
+        OrganizationOut,
+        AuditOut,
+        Problem,
+    ]
     schemas: dict[str, Any] = {}
     for m in models:
         schema = m.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -458,46 +591,80 @@ def openapi_document() -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": ref(name)}}}
 
     def ok(name: str | None, *, array: bool = False, status: str = "200") -> dict[str, Any]:
-        schema = {"type": "array", "items": ref(name)} if array and name else ref(name) if name else {}
+        schema = (
+            {"type": "array", "items": ref(name)} if array and name else ref(name) if name else {}
+        )
         problem = {"content": {"application/problem+json": {"schema": ref("Problem")}}}
-        return {status: {"description": "OK", "content": {"application/json": {"schema": schema}}},
-                "401": {"description": "No or unknown API key", **problem},
-                "422": {"description": "Invalid body", **problem}}
+        return {
+            status: {"description": "OK", "content": {"application/json": {"schema": schema}}},
+            "401": {"description": "No or unknown API key", **problem},
+            "422": {"description": "Invalid body", **problem},
+        }
 
     return {
         "openapi": "3.1.0",
-        "info": {"title": "imx JSON API", "version": __version__,
-                 "description": "Find a patient's images on the network and retrieve them."},
-        "components": {"schemas": schemas, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+        "info": {
+            "title": "imx JSON API",
+            "version": __version__,
+            "description": "Find a patient's images on the network and retrieve them.",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
         "security": [{"bearer": []}, {"apiKey": []}],
         "paths": {
-            f"{PREFIX}/organizations": {"get": {
-                "summary": "Organisations on the network (directory cache)",
-                "parameters": [{"name": n, "in": "query", "required": False,
-                                "schema": {"type": "string"}} for n in ("name", "state", "transaction")],
-                "responses": ok("OrganizationOut", array=True)}},
-            f"{PREFIX}/patients/search": {"post": {
-                "summary": "Find the patient at every community (XCPD ITI-55)",
-                "requestBody": body("PatientSearchIn"), "responses": ok("PatientSearchOut")}},
-            f"{PREFIX}/studies/search": {"post": {
-                "summary": "The patients' studies and reports (XCA ITI-38)",
-                "requestBody": body("StudiesIn"), "responses": ok("StudiesOut")}},
+            f"{PREFIX}/organizations": {
+                "get": {
+                    "summary": "Organisations on the network (directory cache)",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                        for n in ("name", "state", "transaction")
+                    ],
+                    "responses": ok("OrganizationOut", array=True),
+                }
+            },
+            f"{PREFIX}/patients/search": {
+                "post": {
+                    "summary": "Find the patient at every community (XCPD ITI-55)",
+                    "requestBody": body("PatientSearchIn"),
+                    "responses": ok("PatientSearchOut"),
+                }
+            },
+            f"{PREFIX}/studies/search": {
+                "post": {
+                    "summary": "The patients' studies and reports (XCA ITI-38)",
+                    "requestBody": body("StudiesIn"),
+                    "responses": ok("StudiesOut"),
+                }
+            },
             f"{PREFIX}/retrievals": {
-                "post": {"summary": "Start retrieving a study (ITI-39 + RAD-75) as a job",
-                         "requestBody": body("RetrievalIn"), "responses": ok("JobOut", status="202")},
-                "get": {"summary": "Recent retrieval jobs", "responses": ok("JobOut", array=True)}},
-            f"{PREFIX}/audit": {"get": {
-                "summary": "The audit trail (format=fhir: a Bundle of FHIR AuditEvent)",
-                "parameters": [{"name": n, "in": "query", "required": False,
-                                "schema": {"type": "string"}}
-                               for n in ("patient", "since", "event", "limit", "format")],
-                "responses": ok("AuditOut", array=True)}},
+                "post": {
+                    "summary": "Start retrieving a study (ITI-39 + RAD-75) as a job",
+                    "requestBody": body("RetrievalIn"),
+                    "responses": ok("JobOut", status="202"),
+                },
+                "get": {"summary": "Recent retrieval jobs", "responses": ok("JobOut", array=True)},
+            },
+            f"{PREFIX}/audit": {
+                "get": {
+                    "summary": "The audit trail (format=fhir: a Bundle of FHIR AuditEvent)",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                        for n in ("patient", "since", "event", "limit", "format")
+                    ],
+                    "responses": ok("AuditOut", array=True),
+                }
+            },
             f"{PREFIX}/retrievals/{{job_id}}": {
-                "parameters": [{"name": "job_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
                 "get": {"summary": "A retrieval's progress", "responses": ok("JobOut")},
-                "delete": {"summary": "Cancel a retrieval", "responses": ok("JobOut")}},
+                "delete": {"summary": "Cancel a retrieval", "responses": ok("JobOut")},
+            },
         },
     }

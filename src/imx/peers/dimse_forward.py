@@ -31,8 +31,15 @@ class ForwardResult:
 
 
 class DimseForwarder:
-    def __init__(self, *, calling_ae_title: str, destinations: Sequence[DimseDestination],
-                 metadata: MetadataStore, blobs: BlobStore, timeout_s: float = 60) -> None:
+    def __init__(
+        self,
+        *,
+        calling_ae_title: str,
+        destinations: Sequence[DimseDestination],
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        timeout_s: float = 60,
+    ) -> None:
         self._ae_title = calling_ae_title
         self._destinations = {d.ae_title: d for d in destinations}
         self._metadata = metadata
@@ -42,8 +49,9 @@ class DimseForwarder:
     def destinations(self) -> list[str]:
         return sorted(self._destinations)
 
-    async def forward(self, destination_ae_title: str,
-                      sop_instance_uids: Sequence[str]) -> ForwardResult:
+    async def forward(
+        self, destination_ae_title: str, sop_instance_uids: Sequence[str]
+    ) -> ForwardResult:
         dest = self._destinations.get(destination_ae_title)
         if dest is None:
             raise UnknownCommunityError("unknown forward destination")
@@ -59,8 +67,9 @@ class DimseForwarder:
             sources.append(path if path is not None else await self._blobs.read_bytes(r.blob_key))
         return await asyncio.to_thread(self._send, dest, records, sources)
 
-    def _send(self, dest: DimseDestination, records: list[InstanceRecord],
-              sources: list[object]) -> ForwardResult:
+    def _send(
+        self, dest: DimseDestination, records: list[InstanceRecord], sources: list[object]
+    ) -> ForwardResult:
         ae = AE(ae_title=self._ae_title)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self._timeout_s
         pairs = sorted({(r.sop_class_uid, r.transfer_syntax_uid) for r in records})
@@ -77,7 +86,11 @@ class DimseForwarder:
                 dataset = source if not isinstance(source, bytes) else dcmread(io.BytesIO(source))
                 status = assoc.send_c_store(dataset)  # type: ignore[arg-type]
                 if status is None or int(getattr(status, "Status", 0xC000)) not in (
-                        0x0000, 0xB000, 0xB007, 0xB006):
+                    0x0000,
+                    0xB000,
+                    0xB007,
+                    0xB006,
+                ):
                     failed.append(record.sop_instance_uid)
                 else:
                     sent += 1

@@ -43,8 +43,8 @@ from imx.model.registry import RegistryErrorItem
 from imx.model.retrieve import DocumentRequest, ImagingRetrieveRequest
 from imx.transactions.iti38_xca_query import TRANSACTION as ITI38
 from imx.transactions.iti38_xca_query import request as iti38_request
-from imx.transactions.iti38_xca_query.codes import StoredQuery
 from imx.transactions.iti38_xca_query import response as iti38_response
+from imx.transactions.iti38_xca_query.codes import StoredQuery
 from imx.transactions.iti39_xca_retrieve import TRANSACTION as ITI39
 from imx.transactions.iti39_xca_retrieve import request as iti39_request
 from imx.transactions.iti39_xca_retrieve import response as retrieve_response
@@ -88,71 +88,102 @@ class SoapClientSettings:
 class SoapPeerGateway:
     """``PeerGateway`` over SOAP 1.2 / WS-Addressing / MTOM (implements ``imx.ports.PeerGateway``)."""
 
-    def __init__(self, settings: SoapClientSettings, *, ssl_context: ssl.SSLContext | None = None,
-                 security_header: SecurityHeaderFactory | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: SoapClientSettings,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        security_header: SecurityHeaderFactory | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._s = settings
         self._security = security_header
-        limits = httpx.Limits(max_connections=settings.max_connections,
-                              max_keepalive_connections=settings.max_connections)
+        limits = httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        )
         self._client = httpx.AsyncClient(
-            verify=ssl_context if ssl_context is not None else True, limits=limits,
-            transport=transport, timeout=httpx.Timeout(settings.query_timeout_s,
-                                                       connect=settings.connect_timeout_s))
+            verify=ssl_context if ssl_context is not None else True,
+            limits=limits,
+            transport=transport,
+            timeout=httpx.Timeout(settings.query_timeout_s, connect=settings.connect_timeout_s),
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     # --- ITI-55 -------------------------------------------------------------------------------
 
-    async def discover_patient(self, community: Community,
-                               demographics: PatientDemographics) -> RemoteDiscovery:
+    async def discover_patient(
+        self, community: Community, demographics: PatientDemographics
+    ) -> RemoteDiscovery:
         url = _endpoint(community, "ITI-55")
         home = self._s.home_community_id.removeprefix("urn:oid:")
         body = iti55_request.build_request(
             message_id=InstanceIdentifier(root=home, extension=uuid.uuid4().hex),
-            created_at=_now(), sender_device_id=home, sender_home_community_id=home,
-            receiver_device_id=community.home_community_id, receiver_endpoint=url,
+            created_at=_now(),
+            sender_device_id=home,
+            sender_home_community_id=home,
+            receiver_device_id=community.home_community_id,
+            receiver_endpoint=url,
             query_id=InstanceIdentifier(root=home, extension=uuid.uuid4().hex),
-            demographics=demographics, organization_name=self._s.organization_name)
-        async with self._exchange(community, ITI55, url, body, self._s.xcpd_timeout_s,
-                                  retries=0) as (root, _parts):
+            demographics=demographics,
+            organization_name=self._s.organization_name,
+        )
+        async with self._exchange(
+            community, ITI55, url, body, self._s.xcpd_timeout_s, retries=0
+        ) as (root, _parts):
             parsed = iti55_response.parse_response(root)
         patients = []
         for match, custodian in zip(parsed.answer.matches, parsed.custodians, strict=True):
             home_id = f"urn:oid:{custodian}" if custodian else community.home_community_id
-            patients.append(CommunityPatient(
-                home_community_id=home_id, patient_id=match.demographics.ids[0],
-                demographics=match.demographics, score=match.score))
-        return RemoteDiscovery(response_code=parsed.answer.response_code, patients=tuple(patients),
-                               detected_issues=parsed.answer.detected_issues,
-                               error_text=parsed.answer.error_text)
+            patients.append(
+                CommunityPatient(
+                    home_community_id=home_id,
+                    patient_id=match.demographics.ids[0],
+                    demographics=match.demographics,
+                    score=match.score,
+                )
+            )
+        return RemoteDiscovery(
+            response_code=parsed.answer.response_code,
+            patients=tuple(patients),
+            detected_issues=parsed.answer.detected_issues,
+            error_text=parsed.answer.error_text,
+        )
 
     # --- ITI-38 -------------------------------------------------------------------------------
 
-    async def query_documents(self, community: Community, patient_id: PatientId) -> RemoteQueryResult:
+    async def query_documents(
+        self, community: Community, patient_id: PatientId
+    ) -> RemoteQueryResult:
         url = _endpoint(community, "ITI-38")
         # ITI TF-2b 3.38.4.1.2.1: homeCommunityId on the AdhocQuery names the target community.
         query = DocumentQuery(
-            stored_query_id=StoredQuery.FIND_DOCUMENTS.value, return_type="LeafClass",
+            stored_query_id=StoredQuery.FIND_DOCUMENTS.value,
+            return_type="LeafClass",
             home_community_id=community.home_community_id,
-            find=FindDocumentsQuery(patient_id=patient_id, statuses=(APPROVED,)))
+            find=FindDocumentsQuery(patient_id=patient_id, statuses=(APPROVED,)),
+        )
         body = iti38_request.build_request(query)
-        async with self._exchange(community, ITI38, url, body, self._s.query_timeout_s,
-                                  retries=self._s.retries) as (root, _parts):
+        async with self._exchange(
+            community, ITI38, url, body, self._s.query_timeout_s, retries=self._s.retries
+        ) as (root, _parts):
             return iti38_response.parse_response(root)
 
     # --- ITI-39 / RAD-75 ------------------------------------------------------------------------
 
-    async def retrieve_documents(self, community: Community, documents: Sequence[DocumentRequest]
-                                 ) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
+    async def retrieve_documents(
+        self, community: Community, documents: Sequence[DocumentRequest]
+    ) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
         url = _endpoint(community, "ITI-39")
         body = iti39_request.build_request(documents)
         async for item in self._retrieve(community, ITI39, url, body):
             yield item
 
-    async def retrieve_imaging(self, community: Community, request: ImagingRetrieveRequest
-                               ) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
+    async def retrieve_imaging(
+        self, community: Community, request: ImagingRetrieveRequest
+    ) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
         url = community.endpoint("RAD-75")
         transaction = RAD75
         if url is None:
@@ -162,41 +193,57 @@ class SoapPeerGateway:
         async for item in self._retrieve(community, transaction, url, body):
             yield item
 
-    async def _retrieve(self, community: Community, t: Transaction, url: str,
-                        body: etree._Element) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
-        async with self._exchange(community, t, url, body, self._s.retrieve_timeout_s,
-                                  retries=self._s.retries) as (root, parts):
+    async def _retrieve(
+        self, community: Community, t: Transaction, url: str, body: etree._Element
+    ) -> AsyncIterator[RetrievedPart | RegistryErrorItem]:
+        async with self._exchange(
+            community, t, url, body, self._s.retrieve_timeout_s, retries=self._s.retries
+        ) as (root, parts):
             result = retrieve_response.parse_response(root)
             by_cid = {d.content_id: d for d in result.documents if d.content_id}
             for d in result.documents:
                 if d.inline is not None:
-                    yield RetrievedPart(home_community_id=d.home_community_id,
-                                        repository_unique_id=d.repository_unique_id,
-                                        document_unique_id=d.document_unique_id,
-                                        mime_type=d.mime_type, chunks=_one(d.inline))
+                    yield RetrievedPart(
+                        home_community_id=d.home_community_id,
+                        repository_unique_id=d.repository_unique_id,
+                        document_unique_id=d.document_unique_id,
+                        mime_type=d.mime_type,
+                        chunks=_one(d.inline),
+                    )
             seen = 0
             async for part in parts:
                 ref = by_cid.get(part.content_id)
                 if ref is None:
                     continue  # a part no DocumentResponse points at: skipped (XOP 1.0 §3)
                 seen += 1
-                yield RetrievedPart(home_community_id=ref.home_community_id,
-                                    repository_unique_id=ref.repository_unique_id,
-                                    document_unique_id=ref.document_unique_id,
-                                    mime_type=ref.mime_type, chunks=part.chunks)
+                yield RetrievedPart(
+                    home_community_id=ref.home_community_id,
+                    repository_unique_id=ref.repository_unique_id,
+                    document_unique_id=ref.document_unique_id,
+                    mime_type=ref.mime_type,
+                    chunks=part.chunks,
+                )
             if seen < len(by_cid):
                 raise PeerUnavailableError(
                     f"{t.id} answer from {community.home_community_id} lacks "
-                    f"{len(by_cid) - seen} of its MTOM parts")
+                    f"{len(by_cid) - seen} of its MTOM parts"
+                )
             for error in result.errors:
                 yield error
 
     # --- the exchange -------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _exchange(self, community: Community, t: Transaction, url: str,
-                        body: etree._Element, timeout_s: float, *, retries: int
-                        ) -> AsyncIterator[tuple[etree._Element, AsyncIterator[StreamedPart]]]:
+    async def _exchange(
+        self,
+        community: Community,
+        t: Transaction,
+        url: str,
+        body: etree._Element,
+        timeout_s: float,
+        *,
+        retries: int,
+    ) -> AsyncIterator[tuple[etree._Element, AsyncIterator[StreamedPart]]]:
         """POST one request; yield the answer's Body child and its attachment parts.
 
         Retries happen only before any answer byte reached the caller.
@@ -207,21 +254,28 @@ class SoapPeerGateway:
                 async with self._open(community, t, url, body, timeout_s) as answer:
                     yield answer
                 return
-            except _Retryable as exc:
+            except _RetryableError as exc:
                 if attempt >= retries:
                     raise PeerUnavailableError(
-                        f"{t.id} to {community.home_community_id} failed: {exc.reason}") from None
-                delay = min(self._s.max_backoff_s, self._s.backoff_s * 2 ** attempt)
+                        f"{t.id} to {community.home_community_id} failed: {exc.reason}"
+                    ) from None
+                delay = min(self._s.max_backoff_s, self._s.backoff_s * 2**attempt)
                 attempt += 1
-                log.info("retrying outbound request",
-                         extra={"transaction": t.id, "community": community.home_community_id,
-                                "attempt": attempt, "reason": exc.reason})
+                log.info(
+                    "retrying outbound request",
+                    extra={
+                        "transaction": t.id,
+                        "community": community.home_community_id,
+                        "attempt": attempt,
+                        "reason": exc.reason,
+                    },
+                )
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter
 
     @asynccontextmanager
-    async def _open(self, community: Community, t: Transaction, url: str, body: etree._Element,
-                    timeout_s: float
-                    ) -> AsyncIterator[tuple[etree._Element, AsyncIterator[StreamedPart]]]:
+    async def _open(
+        self, community: Community, t: Transaction, url: str, body: etree._Element, timeout_s: float
+    ) -> AsyncIterator[tuple[etree._Element, AsyncIterator[StreamedPart]]]:
         headers = build_request_headers(t.request_action, url, f"urn:uuid:{uuid.uuid4()}")
         if self._security is not None and (security := self._security(community, t)) is not None:
             headers.insert(0, security)
@@ -229,26 +283,35 @@ class SoapPeerGateway:
         content_type = f'application/soap+xml; charset=UTF-8; action="{t.request_action}"'
         timeout = httpx.Timeout(timeout_s, connect=self._s.connect_timeout_s)
         try:
-            request = self._client.build_request("POST", url, content=serialize(envelope),
-                                                 headers={"Content-Type": content_type},
-                                                 timeout=timeout)
+            request = self._client.build_request(
+                "POST",
+                url,
+                content=serialize(envelope),
+                headers={"Content-Type": content_type},
+                timeout=timeout,
+            )
             response = await self._client.send(request, stream=True)
         except (httpx.TimeoutException, httpx.NetworkError) as exc:
-            raise _Retryable(type(exc).__name__) from None
+            raise _RetryableError(type(exc).__name__) from None
         except httpx.HTTPError as exc:
             raise PeerUnavailableError(
-                f"{t.id} to {community.home_community_id} failed: {type(exc).__name__}") from None
+                f"{t.id} to {community.home_community_id} failed: {type(exc).__name__}"
+            ) from None
         try:
             if response.status_code in (502, 503, 504):
-                raise _Retryable(f"HTTP {response.status_code}")
-            stream = mtom_parts(response.headers.get("content-type"), _body(response),
-                                max_root_bytes=self._s.max_root_bytes)
+                raise _RetryableError(f"HTTP {response.status_code}")
+            stream = mtom_parts(
+                response.headers.get("content-type"),
+                _body(response),
+                max_root_bytes=self._s.max_root_bytes,
+            )
             try:
                 first = await anext(stream)
             except (StopAsyncIteration, GatewayError) as exc:
                 raise PeerUnavailableError(
                     f"{t.id} answer from {community.home_community_id} unreadable "
-                    f"(HTTP {response.status_code}, {type(exc).__name__})") from None
+                    f"(HTTP {response.status_code}, {type(exc).__name__})"
+                ) from None
             assert not isinstance(first, StreamedPart)
             message = parse_envelope(first)
             body_child = message.body_child
@@ -256,23 +319,26 @@ class SoapPeerGateway:
                 fault = parse_fault(body_child)
                 raise PeerUnavailableError(
                     f"{t.id} to {community.home_community_id}: SOAP fault {fault.code} "
-                    f"{' '.join(s.rpartition('}')[2] for s in fault.subcodes)}".strip())
+                    f"{' '.join(s.rpartition('}')[2] for s in fault.subcodes)}".strip()
+                )
             if response.status_code >= 400:
                 raise PeerUnavailableError(
-                    f"{t.id} to {community.home_community_id}: HTTP {response.status_code}")
+                    f"{t.id} to {community.home_community_id}: HTTP {response.status_code}"
+                )
             yield body_child, _parts_only(stream)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise PeerUnavailableError(
-                f"{t.id} answer from {community.home_community_id} broken off: "
-                f"{type(exc).__name__}") from None
+                f"{t.id} answer from {community.home_community_id} broken off: {type(exc).__name__}"
+            ) from None
         except MalformedMessageError as exc:
             raise PeerUnavailableError(
-                f"{t.id} answer from {community.home_community_id} malformed: {exc.detail}") from None
+                f"{t.id} answer from {community.home_community_id} malformed: {exc.detail}"
+            ) from None
         finally:
             await response.aclose()
 
 
-class _Retryable(Exception):
+class _RetryableError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -282,7 +348,8 @@ def _endpoint(community: Community, transaction: str) -> str:
     url = community.endpoint(transaction)
     if url is None:
         raise PeerUnavailableError(
-            f"{community.home_community_id} publishes no {transaction} endpoint")
+            f"{community.home_community_id} publishes no {transaction} endpoint"
+        )
     return url
 
 
@@ -291,8 +358,9 @@ async def _body(response: httpx.Response) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _parts_only(stream: AsyncIterator[etree._Element | StreamedPart]
-                      ) -> AsyncIterator[StreamedPart]:
+async def _parts_only(
+    stream: AsyncIterator[etree._Element | StreamedPart],
+) -> AsyncIterator[StreamedPart]:
     async for item in stream:
         if isinstance(item, StreamedPart):
             yield item

@@ -75,10 +75,18 @@ log = logging.getLogger(__name__)
 # Transfer syntaxes we accept from a source: every one we can store as-is, so the source
 # sends its stored bytes without transcoding (RAD TF-3 4.69.4.1.2: the list is a preference).
 ACCEPTED_TRANSFER_SYNTAXES: Final = (
-    "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90",
-    "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.1.99",
     "1.2.840.10008.1.2.2",
 )
 _IN_MEMORY_MAX: Final = 8 << 20  # larger instances spill to a temp file on their way in
@@ -86,7 +94,9 @@ _QUEUE: Final = 8  # received instances waiting for the store (<= 8 x 8 MB in RA
 _STORE_WORKERS: Final = 3
 
 
-def patient_key_for(demographics: PatientDemographics, local_patient_id: PatientId | None = None) -> str:
+def patient_key_for(
+    demographics: PatientDemographics, local_patient_id: PatientId | None = None
+) -> str:
     """The correlation-cache key: our patient ID when known, else a digest of the normalised
     demographics (no PHI in the key itself)."""
     if local_patient_id is not None:
@@ -153,10 +163,20 @@ ProgressCallback = Callable[[RetrievalProgress], Awaitable[None] | None]
 
 
 class NetworkService:
-    def __init__(self, *, settings: InitiatingSettings, home_community_id: str,
-                 directory: PeerDirectory, peers: PeerGateway, correlations: CorrelationCache,
-                 metadata: MetadataStore, ingest: IngestService, audit: AuditSink,
-                 clock: Clock, forwarder: InstanceForwarder | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: InitiatingSettings,
+        home_community_id: str,
+        directory: PeerDirectory,
+        peers: PeerGateway,
+        correlations: CorrelationCache,
+        metadata: MetadataStore,
+        ingest: IngestService,
+        audit: AuditSink,
+        clock: Clock,
+        forwarder: InstanceForwarder | None = None,
+    ) -> None:
         self._s = settings
         self._home = home_community_id
         self._directory = directory
@@ -171,35 +191,61 @@ class NetworkService:
 
     # --- routing ----------------------------------------------------------------------------------
 
-    async def communities(self, *, transaction: str, only: Sequence[str] | None = None,
-                          state: str | None = None, near_postal_code: str | None = None,
-                          radius_miles: float | None = None) -> list[Community]:
+    async def communities(
+        self,
+        *,
+        transaction: str,
+        only: Sequence[str] | None = None,
+        state: str | None = None,
+        near_postal_code: str | None = None,
+        radius_miles: float | None = None,
+    ) -> list[Community]:
         """Communities to ask, from the directory cache only; never ourselves."""
         found = await self._directory.find_communities(
-            transaction=transaction, state=state, near_postal_code=near_postal_code,
-            radius_miles=radius_miles)
+            transaction=transaction,
+            state=state,
+            near_postal_code=near_postal_code,
+            radius_miles=radius_miles,
+        )
         wanted = {_urn(c) for c in only} if only else None
-        return [c for c in found if _urn(c.home_community_id) != _urn(self._home)
-                and (wanted is None or _urn(c.home_community_id) in wanted)]
+        return [
+            c
+            for c in found
+            if _urn(c.home_community_id) != _urn(self._home)
+            and (wanted is None or _urn(c.home_community_id) in wanted)
+        ]
 
-    async def organizations(self, *, transaction: str | None = None,
-                            state: str | None = None) -> list[Community]:
+    async def organizations(
+        self, *, transaction: str | None = None, state: str | None = None
+    ) -> list[Community]:
         """Everyone on the network the directory cache knows (ourselves included)."""
         return await self._directory.find_communities(transaction=transaction, state=state)
 
     # --- ITI-55 ---------------------------------------------------------------------------------
 
-    async def search_patient(self, demographics: PatientDemographics, *,
-                             local_patient_id: PatientId | None = None,
-                             communities: Sequence[str] | None = None, state: str | None = None,
-                             near_postal_code: str | None = None, radius_miles: float | None = None,
-                             use_cache: bool = True, user: str = "",
-                             requester: Requester | None = None) -> PatientSearch:
+    async def search_patient(
+        self,
+        demographics: PatientDemographics,
+        *,
+        local_patient_id: PatientId | None = None,
+        communities: Sequence[str] | None = None,
+        state: str | None = None,
+        near_postal_code: str | None = None,
+        radius_miles: float | None = None,
+        use_cache: bool = True,
+        user: str = "",
+        requester: Requester | None = None,
+    ) -> PatientSearch:
         if requester is not None:
             current_requester.set(requester)
             user = user or requester.subject_id
-        targets = await self.communities(transaction="ITI-55", only=communities, state=state,
-                                         near_postal_code=near_postal_code, radius_miles=radius_miles)
+        targets = await self.communities(
+            transaction="ITI-55",
+            only=communities,
+            state=state,
+            near_postal_code=near_postal_code,
+            radius_miles=radius_miles,
+        )
         key = patient_key_for(demographics, local_patient_id)
         now = self._clock.now()
         cached = await self._correlations.get_correlations(key, now=now) if use_cache else {}
@@ -231,43 +277,70 @@ class NetworkService:
                     rejected.append(community.home_community_id)
                 else:
                     trusted.append(checked)
-            expires = now + dt.timedelta(seconds=self._s.correlation_ttl_s if trusted
-                                         else self._s.negative_ttl_s)
+            expires = now + dt.timedelta(
+                seconds=self._s.correlation_ttl_s if trusted else self._s.negative_ttl_s
+            )
             if len(trusted) == 1:
-                await self._correlations.put_correlation(key, _urn(community.home_community_id),
-                                                         trusted[0], expires_at=expires)
+                await self._correlations.put_correlation(
+                    key, _urn(community.home_community_id), trusted[0], expires_at=expires
+                )
             elif not trusted:
-                await self._correlations.put_correlation(key, _urn(community.home_community_id),
-                                                         None, expires_at=expires)
+                await self._correlations.put_correlation(
+                    key, _urn(community.home_community_id), None, expires_at=expires
+                )
             patients.extend(trusted)
-        return PatientSearch(patients=tuple(patients), failures=tuple(failures),
-                             searched=tuple(c.home_community_id for c in targets),
-                             xcpd_sent=len(ask), rejected_by_local_check=tuple(rejected))
+        return PatientSearch(
+            patients=tuple(patients),
+            failures=tuple(failures),
+            searched=tuple(c.home_community_id for c in targets),
+            xcpd_sent=len(ask),
+            rejected_by_local_check=tuple(rejected),
+        )
 
-    async def _discover_one(self, community: Community, demographics: PatientDemographics,
-                            user: str) -> list[CommunityPatient] | CommunityFailure:
+    async def _discover_one(
+        self, community: Community, demographics: PatientDemographics, user: str
+    ) -> list[CommunityPatient] | CommunityFailure:
         async with self._gate:
             try:
                 answer = await asyncio.wait_for(
                     self._peers.discover_patient(community, demographics),
-                    timeout=self._s.xcpd_timeout_s)
+                    timeout=self._s.xcpd_timeout_s,
+                )
             except (TimeoutError, PeerUnavailableError) as exc:
                 detail = exc.detail if isinstance(exc, GatewayError) else "timed out"
-                await self._record("ITI-55", community, outcome="serious-failure", detail=detail,
-                                   user=user)
-                return CommunityFailure(home_community_id=community.home_community_id,
-                                        error_code="XDSUnavailableCommunity", detail=detail)
-        if answer.response_code in (QueryResponseCode.QUERY_ERROR,
-                                    QueryResponseCode.APPLICATION_ERROR):
-            await self._record("ITI-55", community, outcome="minor-failure",
-                               detail=f"answered {answer.response_code.value}", user=user)
-            return CommunityFailure(home_community_id=community.home_community_id,
-                                    error_code="XDSRegistryError",
-                                    detail=f"XCPD answered {answer.response_code.value}")
-        await self._record("ITI-55", community, outcome="success", user=user,
-                           patient_ids=tuple(p.patient_id.to_cx() for p in answer.patients),
-                           detail=f"{len(answer.patients)} matches, issues "
-                                  f"{','.join(i.value for i in answer.detected_issues) or 'none'}")
+                await self._record(
+                    "ITI-55", community, outcome="serious-failure", detail=detail, user=user
+                )
+                return CommunityFailure(
+                    home_community_id=community.home_community_id,
+                    error_code="XDSUnavailableCommunity",
+                    detail=detail,
+                )
+        if answer.response_code in (
+            QueryResponseCode.QUERY_ERROR,
+            QueryResponseCode.APPLICATION_ERROR,
+        ):
+            await self._record(
+                "ITI-55",
+                community,
+                outcome="minor-failure",
+                detail=f"answered {answer.response_code.value}",
+                user=user,
+            )
+            return CommunityFailure(
+                home_community_id=community.home_community_id,
+                error_code="XDSRegistryError",
+                detail=f"XCPD answered {answer.response_code.value}",
+            )
+        await self._record(
+            "ITI-55",
+            community,
+            outcome="success",
+            user=user,
+            patient_ids=tuple(p.patient_id.to_cx() for p in answer.patients),
+            detail=f"{len(answer.patients)} matches, issues "
+            f"{','.join(i.value for i in answer.detected_issues) or 'none'}",
+        )
         # Only the patient at the community we asked (or its HDL-listed others) is kept.
         return list(answer.patients)
 
@@ -278,40 +351,71 @@ class NetworkService:
         total = score(wanted, theirs).total  # type: ignore[arg-type]
         if total < self._s.min_local_match_weight:
             return None
-        return CommunityPatient(home_community_id=p.home_community_id, patient_id=p.patient_id,
-                                demographics=p.demographics, score=p.score,
-                                local_score=round(total, 2))
+        return CommunityPatient(
+            home_community_id=p.home_community_id,
+            patient_id=p.patient_id,
+            demographics=p.demographics,
+            score=p.score,
+            local_score=round(total, 2),
+        )
 
     # --- ITI-38 ----------------------------------------------------------------------------------
 
-    async def list_documents(self, patients: Sequence[CommunityPatient], *, user: str = "",
-                             requester: Requester | None = None) -> DocumentList:
+    async def list_documents(
+        self,
+        patients: Sequence[CommunityPatient],
+        *,
+        user: str = "",
+        requester: Requester | None = None,
+    ) -> DocumentList:
         if requester is not None:
             current_requester.set(requester)
             user = user or requester.subject_id
+
         async def one(p: CommunityPatient) -> RemoteQueryOutcome:
             community = await self._directory.get(p.home_community_id)
             if community is None:
-                return CommunityFailure(home_community_id=p.home_community_id,
-                                        error_code="XDSUnknownCommunity",
-                                        detail="community not in the directory")
+                return CommunityFailure(
+                    home_community_id=p.home_community_id,
+                    error_code="XDSUnknownCommunity",
+                    detail="community not in the directory",
+                )
             async with self._gate:
                 try:
                     result = await asyncio.wait_for(
                         self._peers.query_documents(community, p.patient_id),
-                        timeout=self._s.query_timeout_s * (self._s.retries + 1))
+                        timeout=self._s.query_timeout_s * (self._s.retries + 1),
+                    )
                 except (TimeoutError, PeerUnavailableError) as exc:
                     detail = exc.detail if isinstance(exc, GatewayError) else "timed out"
-                    await self._record("ITI-38", community, outcome="serious-failure",
-                                       detail=detail, user=user, patient_ids=(p.patient_id.to_cx(),))
-                    return CommunityFailure(home_community_id=p.home_community_id,
-                                            error_code="XDSUnavailableCommunity", detail=detail)
-            await self._record("ITI-38", community, user=user, patient_ids=(p.patient_id.to_cx(),),
-                               outcome="success" if result.status.endswith("Success") and
-                               not result.status.endswith("PartialSuccess") else "minor-failure",
-                               detail=f"{len(result.documents)} entries")
-            docs = tuple(d if d.home_community_id else _with_home(d, community.home_community_id)
-                         for d in result.documents)
+                    await self._record(
+                        "ITI-38",
+                        community,
+                        outcome="serious-failure",
+                        detail=detail,
+                        user=user,
+                        patient_ids=(p.patient_id.to_cx(),),
+                    )
+                    return CommunityFailure(
+                        home_community_id=p.home_community_id,
+                        error_code="XDSUnavailableCommunity",
+                        detail=detail,
+                    )
+            await self._record(
+                "ITI-38",
+                community,
+                user=user,
+                patient_ids=(p.patient_id.to_cx(),),
+                outcome="success"
+                if result.status.endswith("Success")
+                and not result.status.endswith("PartialSuccess")
+                else "minor-failure",
+                detail=f"{len(result.documents)} entries",
+            )
+            docs = tuple(
+                d if d.home_community_id else _with_home(d, community.home_community_id)
+                for d in result.documents
+            )
             return docs, result.errors, community
 
         outcomes = await asyncio.gather(*(one(p) for p in patients))
@@ -328,24 +432,38 @@ class NetworkService:
                 if e.is_warning or docs:
                     warnings.append(e)
                 else:
-                    failures.append(CommunityFailure(home_community_id=community.home_community_id,
-                                                     error_code=e.error_code, detail=e.code_context))
+                    failures.append(
+                        CommunityFailure(
+                            home_community_id=community.home_community_id,
+                            error_code=e.error_code,
+                            detail=e.code_context,
+                        )
+                    )
             for d in docs:
                 k = (_urn(d.home_community_id), d.document_unique_id)
                 if k not in seen:
                     seen.add(k)
                     documents.append(d)
-        documents.sort(key=lambda d: (d.service_start_time or d.creation_time
-                                      or dt.datetime.min.replace(tzinfo=dt.UTC)), reverse=True)
-        return DocumentList(documents=tuple(documents), failures=tuple(failures),
-                            warnings=tuple(warnings))
+        documents.sort(
+            key=lambda d: (
+                d.service_start_time or d.creation_time or dt.datetime.min.replace(tzinfo=dt.UTC)
+            ),
+            reverse=True,
+        )
+        return DocumentList(
+            documents=tuple(documents), failures=tuple(failures), warnings=tuple(warnings)
+        )
 
     # --- ITI-39 + RAD-75 -------------------------------------------------------------------------
 
-    async def retrieve_manifest(self, community: Community, manifest: RemoteDocument) -> ManifestContent:
-        request = DocumentRequest(home_community_id=manifest.home_community_id or community.home_community_id,
-                                  repository_unique_id=manifest.repository_unique_id,
-                                  document_unique_id=manifest.document_unique_id)
+    async def retrieve_manifest(
+        self, community: Community, manifest: RemoteDocument
+    ) -> ManifestContent:
+        request = DocumentRequest(
+            home_community_id=manifest.home_community_id or community.home_community_id,
+            repository_unique_id=manifest.repository_unique_id,
+            document_unique_id=manifest.document_unique_id,
+        )
         data = bytearray()
         errors: list[RegistryErrorItem] = []
         async for item in self._peers.retrieve_documents(community, [request]):
@@ -359,15 +477,22 @@ class NetworkService:
         if not data:
             raise NotFoundError(
                 f"manifest not returned by {community.home_community_id}"
-                + (f" ({errors[0].error_code})" if errors else ""))
+                + (f" ({errors[0].error_code})" if errors else "")
+            )
         return parse_manifest(read_part10(bytes(data)))
 
-    async def retrieve_study(self, home_community_id: str, manifest: RemoteDocument, *,
-                             progress: ProgressCallback | None = None, user: str = "",
-                             cancel: asyncio.Event | None = None,
-                             requester: Requester | None = None,
-                             reconcile_to: PatientId | None = None,
-                             forward_to: str | None = None) -> RetrievalReport:
+    async def retrieve_study(
+        self,
+        home_community_id: str,
+        manifest: RemoteDocument,
+        *,
+        progress: ProgressCallback | None = None,
+        user: str = "",
+        cancel: asyncio.Event | None = None,
+        requester: Requester | None = None,
+        reconcile_to: PatientId | None = None,
+        forward_to: str | None = None,
+    ) -> RetrievalReport:
         """Retrieve the study a KOS manifest describes into the local store.
 
         Args:
@@ -382,8 +507,9 @@ class NetworkService:
         if community is None:
             raise UnknownCommunityError("community not in the directory")
         content = await self.retrieve_manifest(community, manifest)
-        state = RetrievalProgress(study_instance_uid=content.study_instance_uid,
-                                  total_instances=content.instance_count())
+        state = RetrievalProgress(
+            study_instance_uid=content.study_instance_uid, total_instances=content.instance_count()
+        )
         wanted: list[tuple[str, list[tuple[str, str]]]] = []
         for series in content.series:
             missing = []
@@ -391,30 +517,53 @@ class NetworkService:
                 if await self._metadata.get_instance(sop_uid) is None:
                     missing.append((sop_class, sop_uid))
             state.already_present += len(series.instances) - len(missing)
-            state.per_series[series.series_instance_uid] = (len(series.instances) - len(missing),
-                                                            len(series.instances))
+            state.per_series[series.series_instance_uid] = (
+                len(series.instances) - len(missing),
+                len(series.instances),
+            )
             if missing:
                 wanted.append((series.series_instance_uid, missing))
         await _notify(progress, state)
         errors: list[RegistryErrorItem] = []
-        repository = {s.series_instance_uid: s.retrieve_location_uid or manifest.repository_unique_id
-                      for s in content.series}
+        repository = {
+            s.series_instance_uid: s.retrieve_location_uid or manifest.repository_unique_id
+            for s in content.series
+        }
         for series_uid, instances in wanted:
-            for batch in _batches(instances, self._s.instances_per_request or
-                                  int(community.quirks.get("instances_per_request", "0") or 0)):
+            for batch in _batches(
+                instances,
+                self._s.instances_per_request
+                or int(community.quirks.get("instances_per_request", "0") or 0),
+            ):
                 if cancel is not None and cancel.is_set():
                     break
                 request = ImagingRetrieveRequest(
-                    studies=(StudyRequest(study_instance_uid=content.study_instance_uid, series=(
-                        SeriesRequest(series_instance_uid=series_uid, documents=tuple(
-                            DocumentRequest(home_community_id=community.home_community_id,
+                    studies=(
+                        StudyRequest(
+                            study_instance_uid=content.study_instance_uid,
+                            series=(
+                                SeriesRequest(
+                                    series_instance_uid=series_uid,
+                                    documents=tuple(
+                                        DocumentRequest(
+                                            home_community_id=community.home_community_id,
                                             repository_unique_id=repository[series_uid],
-                                            document_unique_id=sop_uid)
-                            for _, sop_uid in batch)),)),),
-                    transfer_syntax_uids=ACCEPTED_TRANSFER_SYNTAXES)
+                                            document_unique_id=sop_uid,
+                                        )
+                                        for _, sop_uid in batch
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                    transfer_syntax_uids=ACCEPTED_TRANSFER_SYNTAXES,
+                )
                 state.current_series = series_uid
-                errors.extend(await self._retrieve_batch(community, request, series_uid, state,
-                                                         progress, reconcile_to))
+                errors.extend(
+                    await self._retrieve_batch(
+                        community, request, series_uid, state, progress, reconcile_to
+                    )
+                )
         missing = []
         for series in content.series:
             for _, sop_uid in series.instances:
@@ -429,19 +578,33 @@ class NetworkService:
         report = RetrievalReport(
             study_instance_uid=content.study_instance_uid,
             home_community_id=community.home_community_id,
-            total_instances=state.total_instances, already_present=state.already_present,
-            received_instances=state.received_instances, received_bytes=state.received_bytes,
-            missing_sop_instance_uids=tuple(missing), errors=tuple(errors), forwarded=forwarded)
-        await self._record("RAD-75", community, user=user,
-                           outcome="success" if report.is_complete else "minor-failure",
-                           studies=(content.study_instance_uid,),
-                           detail=f"{report.received_instances} received, {len(missing)} missing")
+            total_instances=state.total_instances,
+            already_present=state.already_present,
+            received_instances=state.received_instances,
+            received_bytes=state.received_bytes,
+            missing_sop_instance_uids=tuple(missing),
+            errors=tuple(errors),
+            forwarded=forwarded,
+        )
+        await self._record(
+            "RAD-75",
+            community,
+            user=user,
+            outcome="success" if report.is_complete else "minor-failure",
+            studies=(content.study_instance_uid,),
+            detail=f"{report.received_instances} received, {len(missing)} missing",
+        )
         return report
 
-    async def _retrieve_batch(self, community: Community, request: ImagingRetrieveRequest,
-                              series_uid: str, state: RetrievalProgress,
-                              progress: ProgressCallback | None,
-                              reconcile_to: PatientId | None) -> list[RegistryErrorItem]:
+    async def _retrieve_batch(
+        self,
+        community: Community,
+        request: ImagingRetrieveRequest,
+        series_uid: str,
+        state: RetrievalProgress,
+        progress: ProgressCallback | None,
+        reconcile_to: PatientId | None,
+    ) -> list[RegistryErrorItem]:
         """Receive one RAD-75 answer while storing what already arrived.
 
         The socket reader hands each received instance (bytes, or a temp file past 8 MB) to a
@@ -453,8 +616,12 @@ class NetworkService:
 
         async def store_worker() -> None:
             while (received := await queue.get()) is not None:
-                size = await self._ingest_received(received, source=community.home_community_id,
-                                                   reconcile_to=reconcile_to, community=community)
+                size = await self._ingest_received(
+                    received,
+                    source=community.home_community_id,
+                    reconcile_to=reconcile_to,
+                    community=community,
+                )
                 if size is None:
                     state.failed_instances += 1
                     continue
@@ -474,25 +641,39 @@ class NetworkService:
                 await queue.put(await _receive(item.chunks))
         except PeerUnavailableError as exc:
             # What arrived is stored; a later retrieve_study resumes from there.
-            errors.append(RegistryErrorItem(error_code="XDSUnavailableCommunity",
-                                            code_context=exc.detail,
-                                            location=community.home_community_id))
+            errors.append(
+                RegistryErrorItem(
+                    error_code="XDSUnavailableCommunity",
+                    code_context=exc.detail,
+                    location=community.home_community_id,
+                )
+            )
         finally:
             for _ in workers:
                 await queue.put(None)
             await asyncio.gather(*workers)
         return errors
 
-    async def _ingest_received(self, received: bytes | Path, *, source: str,
-                               reconcile_to: PatientId | None, community: Community) -> int | None:
+    async def _ingest_received(
+        self,
+        received: bytes | Path,
+        *,
+        source: str,
+        reconcile_to: PatientId | None,
+        community: Community,
+    ) -> int | None:
         """Store one received instance; the temp file (if any) is removed afterwards."""
         try:
             size = len(received) if isinstance(received, bytes) else received.stat().st_size
             if reconcile_to is not None:
                 data = received if isinstance(received, bytes) else received.read_bytes()
                 try:
-                    data = reconcile_patient(data, reconcile_to, modified_at=self._clock.now(),
-                                             source_of_previous_values=community.name[:64])
+                    data = reconcile_patient(
+                        data,
+                        reconcile_to,
+                        modified_at=self._clock.now(),
+                        source_of_previous_values=community.name[:64],
+                    )
                 except MalformedMessageError:
                     pass  # ingest refuses and quarantines it with the reason
                 result = await self._ingest.ingest_bytes(data, source=source)
@@ -507,37 +688,72 @@ class NetworkService:
 
     # --- audit ---------------------------------------------------------------------------------
 
-    async def _record(self, transaction: str, community: Community, *, outcome: str, detail: str,
-                      user: str = "", patient_ids: tuple[str, ...] = (),
-                      studies: tuple[str, ...] = ()) -> None:
-        await self._audit.record(AuditRecord(
-            event=f"{transaction} initiated", outcome=outcome, occurred_at=self._clock.now(),
-            source=self._home, destination=community.home_community_id, transaction=transaction,
-            patient_ids=patient_ids, study_instance_uids=studies, detail=detail[:200],
-            role="initiator", home_community_id=community.home_community_id,
-            requester_user_id=user,
-            destination_endpoint=community.endpoint(transaction) or ""))
+    async def _record(
+        self,
+        transaction: str,
+        community: Community,
+        *,
+        outcome: str,
+        detail: str,
+        user: str = "",
+        patient_ids: tuple[str, ...] = (),
+        studies: tuple[str, ...] = (),
+    ) -> None:
+        await self._audit.record(
+            AuditRecord(
+                event=f"{transaction} initiated",
+                outcome=outcome,
+                occurred_at=self._clock.now(),
+                source=self._home,
+                destination=community.home_community_id,
+                transaction=transaction,
+                patient_ids=patient_ids,
+                study_instance_uids=studies,
+                detail=detail[:200],
+                role="initiator",
+                home_community_id=community.home_community_id,
+                requester_user_id=user,
+                destination_endpoint=community.endpoint(transaction) or "",
+            )
+        )
 
 
-RemoteQueryOutcome = CommunityFailure | tuple[tuple[RemoteDocument, ...],
-                                              tuple[RegistryErrorItem, ...], Community]
+RemoteQueryOutcome = (
+    CommunityFailure | tuple[tuple[RemoteDocument, ...], tuple[RegistryErrorItem, ...], Community]
+)
 _MISSING: Final = object()
 
 
 def _urn(home_community_id: str) -> str:
-    return home_community_id if home_community_id.startswith("urn:oid:") else f"urn:oid:{home_community_id}"
+    return (
+        home_community_id
+        if home_community_id.startswith("urn:oid:")
+        else f"urn:oid:{home_community_id}"
+    )
 
 
 def _replace_cached(p: CommunityPatient) -> CommunityPatient:
-    return CommunityPatient(home_community_id=p.home_community_id, patient_id=p.patient_id,
-                            demographics=p.demographics, score=p.score, local_score=p.local_score,
-                            from_cache=True)
+    return CommunityPatient(
+        home_community_id=p.home_community_id,
+        patient_id=p.patient_id,
+        demographics=p.demographics,
+        score=p.score,
+        local_score=p.local_score,
+        from_cache=True,
+    )
 
 
 def _with_id(d: PatientDemographics, pid: PatientId) -> PatientDemographics:
-    return PatientDemographics(names=d.names, gender=d.gender, birth_date=d.birth_date,
-                               addresses=d.addresses, telecoms=d.telecoms, ids=(*d.ids, pid),
-                               mothers_maiden_name=d.mothers_maiden_name, birth_place=d.birth_place)
+    return PatientDemographics(
+        names=d.names,
+        gender=d.gender,
+        birth_date=d.birth_date,
+        addresses=d.addresses,
+        telecoms=d.telecoms,
+        ids=(*d.ids, pid),
+        mothers_maiden_name=d.mothers_maiden_name,
+        birth_place=d.birth_place,
+    )
 
 
 def _with_home(d: RemoteDocument, home: str) -> RemoteDocument:
@@ -547,7 +763,7 @@ def _with_home(d: RemoteDocument, home: str) -> RemoteDocument:
 def _batches(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
     if size <= 0:
         return [items]
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 async def _receive(chunks: AsyncIterator[bytes]) -> bytes | Path:
@@ -557,8 +773,9 @@ async def _receive(chunks: AsyncIterator[bytes]) -> bytes | Path:
     try:
         async for chunk in chunks:
             if spool is None and len(buffer) + len(chunk) > _IN_MEMORY_MAX:
-                spool = tempfile.NamedTemporaryFile(prefix="imx-retrieve-", suffix=".dcm",
-                                                    delete=False)
+                spool = tempfile.NamedTemporaryFile(
+                    prefix="imx-retrieve-", suffix=".dcm", delete=False
+                )
                 spool.write(buffer)
                 buffer = bytearray()
             if spool is not None:

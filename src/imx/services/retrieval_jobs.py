@@ -40,24 +40,35 @@ class RetrievalJob:
 
 
 class RetrievalJobs:
-    def __init__(self, network: NetworkService, clock: Clock, *, max_parallel: int = 2,
-                 keep: int = 500) -> None:
+    def __init__(
+        self, network: NetworkService, clock: Clock, *, max_parallel: int = 2, keep: int = 500
+    ) -> None:
         self._network = network
         self._clock = clock
         self._gate = asyncio.Semaphore(max_parallel)
         self._jobs: dict[str, RetrievalJob] = {}
         self._keep = keep
 
-    def start(self, manifest: RemoteDocument, *, requester: Requester | None = None,
-              reconcile_to: PatientId | None = None, forward_to: str | None = None) -> RetrievalJob:
-        job = RetrievalJob(id=uuid.uuid4().hex, home_community_id=manifest.home_community_id,
-                           repository_unique_id=manifest.repository_unique_id,
-                           document_unique_id=manifest.document_unique_id,
-                           created_at=self._clock.now())
+    def start(
+        self,
+        manifest: RemoteDocument,
+        *,
+        requester: Requester | None = None,
+        reconcile_to: PatientId | None = None,
+        forward_to: str | None = None,
+    ) -> RetrievalJob:
+        job = RetrievalJob(
+            id=uuid.uuid4().hex,
+            home_community_id=manifest.home_community_id,
+            repository_unique_id=manifest.repository_unique_id,
+            document_unique_id=manifest.document_unique_id,
+            created_at=self._clock.now(),
+        )
         self._jobs[job.id] = job
         self._trim()
-        job.task = asyncio.create_task(self._run(job, manifest, requester, reconcile_to,
-                                                 forward_to))
+        job.task = asyncio.create_task(
+            self._run(job, manifest, requester, reconcile_to, forward_to)
+        )
         return job
 
     def get(self, job_id: str) -> RetrievalJob | None:
@@ -78,9 +89,14 @@ class RetrievalJobs:
             await asyncio.shield(job.task)
         return job
 
-    async def _run(self, job: RetrievalJob, manifest: RemoteDocument,
-                   requester: Requester | None, reconcile_to: PatientId | None,
-                   forward_to: str | None) -> None:
+    async def _run(
+        self,
+        job: RetrievalJob,
+        manifest: RemoteDocument,
+        requester: Requester | None,
+        reconcile_to: PatientId | None,
+        forward_to: str | None,
+    ) -> None:
         async def progress(state: RetrievalProgress) -> None:
             job.progress = state
 
@@ -92,13 +108,24 @@ class RetrievalJobs:
             job.status = "running"
             try:
                 job.report = await self._network.retrieve_study(
-                    manifest.home_community_id, manifest, progress=progress, cancel=job.cancel,
-                    requester=requester, reconcile_to=reconcile_to, forward_to=forward_to)
-                job.status = ("cancelled" if job.cancel.is_set() else
-                              "done" if job.report.is_complete else "incomplete")
+                    manifest.home_community_id,
+                    manifest,
+                    progress=progress,
+                    cancel=job.cancel,
+                    requester=requester,
+                    reconcile_to=reconcile_to,
+                    forward_to=forward_to,
+                )
+                job.status = (
+                    "cancelled"
+                    if job.cancel.is_set()
+                    else "done"
+                    if job.report.is_complete
+                    else "incomplete"
+                )
             except GatewayError as exc:
                 job.status, job.error = "failed", exc.detail
-            except Exception:  # noqa: BLE001 - a job reports its failure, the node keeps going
+            except Exception:
                 log.exception("retrieval job failed", extra={"job": job.id})
                 job.status, job.error = "failed", "internal error"
             finally:
@@ -106,5 +133,5 @@ class RetrievalJobs:
 
     def _trim(self) -> None:
         done = [j for j in self.list() if j.status not in ("queued", "running")]
-        for j in done[self._keep:]:
+        for j in done[self._keep :]:
             self._jobs.pop(j.id, None)

@@ -16,7 +16,14 @@ from typing import Final
 from lxml import etree
 
 from imx.errors import MalformedMessageError, UnsupportedError
-from imx.wire.multipart import End, MultipartReader, PartData, PartEnd, PartHeaders, content_type_params
+from imx.wire.multipart import (
+    End,
+    MultipartReader,
+    PartData,
+    PartEnd,
+    PartHeaders,
+    content_type_params,
+)
 from imx.wire.xml import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, parse_xml
 from imx.wire.xop import NS_XOP, aiter_chunks, normalise_content_id
 
@@ -94,9 +101,11 @@ async def mtom_parts(
             raise MalformedMessageError(f"MTOM message has more than {max_parts} parts")
         _check_encoding(headers)
         chunks = _part_data(events)
-        yield StreamedPart(content_id=normalise_content_id(headers.get("content-id", "")),
-                           content_type=headers.get("content-type", "application/octet-stream"),
-                           chunks=chunks)
+        yield StreamedPart(
+            content_id=normalise_content_id(headers.get("content-id", "")),
+            content_type=headers.get("content-type", "application/octet-stream"),
+            chunks=chunks,
+        )
         async for _ in chunks:  # whatever the caller left unread
             pass
 

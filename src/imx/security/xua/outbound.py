@@ -23,10 +23,15 @@ from imx.transactions.transaction import Transaction
 __all__ = ["xua_header_factory"]
 
 
-def xua_header_factory(*, cert_file: Path, key_file: Path, organization: str,
-                       organization_id: str, home_community_id: str,
-                       ttl: dt.timedelta = dt.timedelta(minutes=5)
-                       ) -> Callable[[Community, Transaction], etree._Element]:
+def xua_header_factory(
+    *,
+    cert_file: Path,
+    key_file: Path,
+    organization: str,
+    organization_id: str,
+    home_community_id: str,
+    ttl: dt.timedelta = dt.timedelta(minutes=5),
+) -> Callable[[Community, Transaction], etree._Element]:
     """A factory building a fresh signed assertion per request, for the requester in context.
 
     The audience is the responder's home community ID and its endpoint (SPEC-NOTES §5.5);
@@ -39,18 +44,28 @@ def xua_header_factory(*, cert_file: Path, key_file: Path, organization: str,
     issuer = chain[0].subject.rfc4514_string()
 
     def build(community: Community, transaction: Transaction) -> etree._Element:
-        requester = current_requester.get() or Requester(subject_id=organization,
-                                                         role_code="224608005")
-        audience = tuple(a for a in (community.home_community_id,
-                                     community.endpoint(transaction.id) or "") if a)
+        requester = current_requester.get() or Requester(
+            subject_id=organization, role_code="224608005"
+        )
+        audience = tuple(
+            a for a in (community.home_community_id, community.endpoint(transaction.id) or "") if a
+        )
         user = UserContext(
-            subject_id=requester.subject_id, organization=organization,
-            organization_id=organization_id, home_community_id=home_community_id,
+            subject_id=requester.subject_id,
+            organization=organization,
+            organization_id=organization_id,
+            home_community_id=home_community_id,
             purpose_of_use=PurposeOfUse(requester.purpose_of_use),
             role=SNOMED_ROLES.get(requester.role_code, Role(code=requester.role_code)),
-            audience=audience, issuer=issuer, npi=requester.npi)
-        quirks = SigningQuirks(sha1=True) if community.quirks.get("saml_signature") == "rsa-sha1" \
+            audience=audience,
+            issuer=issuer,
+            npi=requester.npi,
+        )
+        quirks = (
+            SigningQuirks(sha1=True)
+            if community.quirks.get("saml_signature") == "rsa-sha1"
             else SigningQuirks()
+        )
         return build_security_header(user, key, chain, dt.datetime.now(dt.UTC), ttl, quirks=quirks)
 
     return build

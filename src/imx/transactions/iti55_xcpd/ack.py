@@ -18,8 +18,9 @@ ACK_INTERACTION = "MCCI_IN000002UV01"
 UNSUPPORTED_MODE = "unsupported processing mode"
 
 
-def _device(parent: etree._Element, tag: str, type_code: str, device: InstanceIdentifier,
-            org_id: str) -> None:
+def _device(
+    parent: etree._Element, tag: str, type_code: str, device: InstanceIdentifier, org_id: str
+) -> None:
     party = _sub(parent, tag, typeCode=type_code)
     dev = _sub(party, "device", classCode="DEV", determinerCode="INSTANCE")
     build_ii(dev, "id", device)
@@ -28,12 +29,19 @@ def _device(parent: etree._Element, tag: str, type_code: str, device: InstanceId
     _sub(org, "id", root=org_id)
 
 
-def build_accept_ack(*, request: PatientDiscoveryRequest, responder_home_community_id: str,
-                     message_id: InstanceIdentifier, created_at: dt.datetime,
-                     type_code: str = ACK_ERROR, text: str = UNSUPPORTED_MODE) -> etree._Element:
+def build_accept_ack(
+    *,
+    request: PatientDiscoveryRequest,
+    responder_home_community_id: str,
+    message_id: InstanceIdentifier,
+    created_at: dt.datetime,
+    type_code: str = ACK_ERROR,
+    text: str = UNSUPPORTED_MODE,
+) -> etree._Element:
     """An accept acknowledgement for ``request`` (AE with ``text`` by default)."""
-    root = etree.Element(f"{{{NS_HL7}}}{ACK_INTERACTION}", nsmap={None: NS_HL7, "xsi": NS_XSI},
-                         ITSVersion="XML_1.0")
+    root = etree.Element(
+        f"{{{NS_HL7}}}{ACK_INTERACTION}", nsmap={None: NS_HL7, "xsi": NS_XSI}, ITSVersion="XML_1.0"
+    )
     build_ii(root, "id", message_id)
     _sub(root, "creationTime", value=format_ts(created_at))
     _sub(root, "interactionId", root=INTERACTION_ID_ROOT, extension=ACK_INTERACTION)
@@ -41,8 +49,13 @@ def build_accept_ack(*, request: PatientDiscoveryRequest, responder_home_communi
     _sub(root, "processingModeCode", code="T")
     _sub(root, "acceptAckCode", code="NE")
     _device(root, "receiver", "RCV", request.sender_device_id, request.sender_home_community_id)
-    _device(root, "sender", "SND", InstanceIdentifier(root=responder_home_community_id),
-            responder_home_community_id)
+    _device(
+        root,
+        "sender",
+        "SND",
+        InstanceIdentifier(root=responder_home_community_id),
+        responder_home_community_id,
+    )
     ack = _sub(root, "acknowledgement")
     _sub(ack, "typeCode", code=type_code)
     target = _sub(ack, "targetMessage")
