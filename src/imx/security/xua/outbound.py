@@ -4,20 +4,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lxml import etree
 
 from imx.model.community import Community
 from imx.model.network import Requester, current_requester
-from imx.security.xua.assertion import UserContext
+from imx.security.xua.assertion import UserContext, build_assertion
 from imx.security.xua.attributes import SNOMED_ROLES, PurposeOfUse, Role
-from imx.security.xua.sign import SigningQuirks
-from imx.security.xua.wssecurity import build_security_header
+from imx.security.xua.sign import SigningQuirks, sign_assertion
+from imx.security.xua.wssecurity import wrap_signed_assertion
 from imx.transactions.transaction import Transaction
 
 __all__ = ["xua_header_factory"]
@@ -31,17 +33,26 @@ def xua_header_factory(
     organization_id: str,
     home_community_id: str,
     ttl: dt.timedelta = dt.timedelta(minutes=5),
+    reuse_for: dt.timedelta = dt.timedelta(minutes=4),
 ) -> Callable[[Community, Transaction], etree._Element]:
-    """A factory building a fresh signed assertion per request, for the requester in context.
+    """A factory building the wsse:Security header of each request, for the requester in
+    context.
 
     The audience is the responder's home community ID and its endpoint (SPEC-NOTES §5.5);
     SHA-1 is used only for a peer whose quirks say ``saml_signature = "rsa-sha1"``.
+
+    One signed assertion per (community, endpoint, requester) is reused for ``reuse_for``
+    (inside its ``ttl`` validity), each message getting its own signed Timestamp: responders
+    verify a repeated assertion from their cache (docs/trust-xua.md), and signing once per
+    burst (a retrieval is one request per series) spares the initiator's CPU too.
     """
     chain = x509.load_pem_x509_certificates(cert_file.read_bytes())
     key = load_pem_private_key(key_file.read_bytes(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("XUA signing needs an RSA node key (SPEC-NOTES §5.4)")
     issuer = chain[0].subject.rfc4514_string()
+    signed: dict[tuple[object, ...], tuple[bytes, dt.datetime]] = {}
+    certificate = chain[0].public_bytes(Encoding.DER)
 
     def build(community: Community, transaction: Transaction) -> etree._Element:
         requester = current_requester.get() or Requester(
@@ -66,6 +77,19 @@ def xua_header_factory(
             if community.quirks.get("saml_signature") == "rsa-sha1"
             else SigningQuirks()
         )
-        return build_security_header(user, key, chain, dt.datetime.now(dt.UTC), ttl, quirks=quirks)
+        now = dt.datetime.now(dt.UTC)
+        cache_key = (audience, requester, quirks.sha1)
+        hit = signed.get(cache_key)
+        if hit is None or hit[1] <= now:
+            assertion = build_assertion(user, assertion_id=f"_{uuid.uuid4()}", now=now, ttl=ttl,
+                                        confirmation_certificate_der=certificate)
+            blob = etree.tostring(sign_assertion(assertion, key=key, cert_chain=chain,
+                                                 quirks=quirks))
+            if len(signed) > 1024:
+                signed.clear()
+            hit = signed[cache_key] = (blob, now + min(reuse_for, ttl - dt.timedelta(seconds=30)))
+        # The Timestamp is per message; the reused assertion stays valid past its expiry.
+        return wrap_signed_assertion(etree.fromstring(hit[0]), signing_key=key, now=now,
+                                     ttl=dt.timedelta(minutes=1), quirks=quirks)
 
     return build

@@ -23,7 +23,8 @@ from imx.security.xua.attributes import NS
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
 from imx.security.xua.sign import SigningQuirks, sign_assertion, sign_timestamp
 
-__all__ = ["SecurityHeader", "build_security_header", "parse_security_header"]
+__all__ = ["SecurityHeader", "build_security_header", "parse_security_header",
+           "wrap_signed_assertion"]
 
 _WSSE = NS["wsse"]
 _WSU = NS["wsu"]
@@ -64,22 +65,39 @@ def build_security_header(user: UserContext, signing_key: rsa.RSAPrivateKey,
         The header block, to append to soap:Header.
     """
     quirks = quirks or SigningQuirks()
+    certificate = signing_cert_chain[0].public_bytes(Encoding.DER) if holder_of_key else None
+    assertion = build_assertion(user, assertion_id=f"_{uuid.uuid4()}", now=now, ttl=ttl,
+                                confirmation_certificate_der=certificate)
+    signed = sign_assertion(assertion, key=signing_key, cert_chain=signing_cert_chain,
+                            quirks=quirks)
+    return wrap_signed_assertion(signed, signing_key=signing_key, now=now, ttl=ttl,
+                                 quirks=quirks, holder_of_key=holder_of_key)
+
+
+def wrap_signed_assertion(signed_assertion: etree._Element, *, signing_key: rsa.RSAPrivateKey,
+                          now: dt.datetime, ttl: dt.timedelta,
+                          quirks: SigningQuirks | None = None,
+                          holder_of_key: bool = True) -> etree._Element:
+    """``wsse:Security`` around an already signed assertion, with a fresh Timestamp (signed,
+    keyed to the assertion, for holder-of-key).
+
+    An initiator may reuse one signed assertion for several requests within its validity
+    (SAML 2.0 core 2.5.1: NotOnOrAfter bounds it); the Timestamp stays per message.
+    """
+    quirks = quirks or SigningQuirks()
     security = etree.Element(_SECURITY, nsmap={"wsse": _WSSE, "wsu": _WSU, "soap": NS["soap"]})
     security.set(f"{{{NS['soap']}}}mustUnderstand", "true")
     timestamp = etree.SubElement(security, _TIMESTAMP)
     timestamp.set(f"{{{_WSU}}}Id", f"TS-{uuid.uuid4()}")
     etree.SubElement(timestamp, f"{{{_WSU}}}Created").text = format_instant(now)
     etree.SubElement(timestamp, f"{{{_WSU}}}Expires").text = format_instant(now + ttl)
-    certificate = signing_cert_chain[0].public_bytes(Encoding.DER) if holder_of_key else None
-    assertion = build_assertion(user, assertion_id=f"_{uuid.uuid4()}", now=now, ttl=ttl,
-                                confirmation_certificate_der=certificate)
-    security.append(sign_assertion(assertion, key=signing_key, cert_chain=signing_cert_chain,
-                                   quirks=quirks))
+    security.append(signed_assertion)
     if holder_of_key:
         # SPEC-NOTES §5.1/§5.4: sign the Timestamp too, keyed by the assertion (proof of
         # possession of the confirmed key; binds this message's time to the assertion).
         security.append(sign_timestamp(security, key=signing_key,
-                                       assertion_id=assertion.get("ID") or "", quirks=quirks))
+                                       assertion_id=signed_assertion.get("ID") or "",
+                                       quirks=quirks))
     return security
 
 
