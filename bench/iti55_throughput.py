@@ -27,6 +27,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -198,13 +199,16 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port
 
 
 async def drive(ports: list[int], requests: list[tuple[bytes, int | None]],
-                concurrency: int) -> tuple[float, list[float], list[tuple[int | None, bytes]]]:
+                concurrency: int, ssl_context: ssl.SSLContext | None = None,
+                ) -> tuple[float, list[float], list[tuple[int | None, bytes]]]:
     latencies: list[float] = []
     answers: list[tuple[int | None, bytes]] = []
     it = iter(requests)
 
     async def worker(port: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ssl_context,
+            server_hostname="127.0.0.1" if ssl_context is not None else None)
         try:
             for body, expected in it:
                 t0 = time.perf_counter()
