@@ -25,7 +25,7 @@ OTHER_BENCHES = ["bench.rad69_throughput", "bench.matching_accuracy", "bench.mat
                  "bench.iti55_throughput", "bench.xcpd_trust_overhead", "bench.fanout",
                  "bench.e2e_retrieve", "bench.directory_sync"]
 # results rendered by their own benchmark (own marked section), not here
-_OWN_SECTION = ("matching", "iti55", "fanout", "e2e_retrieve", "directory_sync")
+_OWN_SECTION = ("matching", "iti55", "fanout", "e2e_retrieve", "directory_sync", "xcpd_trust")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TARGET = ROOT / "docs" / "benchmarks.md"
 
@@ -157,13 +157,29 @@ def _generic(name: str, r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _sections(block: str) -> dict[str, str]:
+    """The current block's sections by their ``## `` heading (text up to the next heading)."""
+    out: dict[str, str] = {}
+    current: str | None = None
+    for line in block.splitlines():
+        if line.startswith("## "):
+            current = line
+            out[current] = ""
+        if current is not None:
+            out[current] += line + "\n"
+    return out
+
+
 def render() -> None:
+    existing = TARGET.read_text() if TARGET.exists() else "# Benchmarks\n\n"
+    old = _sections(existing.split(START, 1)[1].split(END, 1)[0]) if START in existing else {}
     out = [
         START,
         "",
         "Numbers written by `make bench` (`python -m bench.run_all`); re-render only with",
         "`python -m bench.run_all --render`. Benchmarks are programs under `bench/`, not",
-        "timed tests; each section names its machine, date and command.",
+        "timed tests; each section names its machine, date and command. A section whose",
+        "results file is absent from this checkout keeps its last rendered text.",
         "",
     ]
     figures = draw_all()
@@ -172,16 +188,24 @@ def render() -> None:
         out += [f"![{p.stem}](images/{p.name})" for p in figures]
         out.append("")
     known = {"ingest_vs_orthanc": _ingest, "wado_vs_orthanc": _wado, "profile_ingest": _profile}
+    rendered: set[str] = set()
     for name, fn in known.items():
         r = _load(name)
         if r is not None:
-            out += fn(r)
+            lines = fn(r)
+            rendered.add(lines[0])
+            out += lines
     for path in sorted(RESULTS.glob("*.json")):
         if path.stem not in known and not path.stem.startswith(_OWN_SECTION):
-            out += _generic(path.stem, json.loads(path.read_text()))
+            lines = _generic(path.stem, json.loads(path.read_text()))
+            rendered.add(lines[0])
+            out += lines
+    # Sections rendered before whose results this checkout does not have: kept as they were.
+    for heading, text in old.items():
+        if heading not in rendered and not any(heading.startswith("## " + p) for p in _OWN_SECTION):
+            out += text.rstrip("\n").splitlines() + [""]
     out.append(END)
     block = "\n".join(out)
-    existing = TARGET.read_text() if TARGET.exists() else "# Benchmarks\n\n"
     if START in existing and END in existing:
         head, rest = existing.split(START, 1)
         text = head + block + rest.split(END, 1)[1]
