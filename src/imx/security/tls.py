@@ -12,6 +12,7 @@ Python's ``ssl`` verifies inside OpenSSL during the handshake, so a peer that fa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import ssl
@@ -203,8 +204,14 @@ def peer_identity_from_scope(scope: Mapping[str, Any]) -> PeerIdentity | None:
     tls = scope.get("extensions", {}).get("tls")
     if not tls or not tls.get("client_cert_chain") or tls.get("client_cert_error"):
         return None
-    leaf = x509.load_pem_x509_certificate(tls["client_cert_chain"][0].encode("ascii"))
-    return peer_identity(leaf)
+    return _identity_of_pem(tls["client_cert_chain"][0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _identity_of_pem(pem: str) -> PeerIdentity:
+    # Asked on every request of a keep-alive connection (the 403 gate, the XUA organisation
+    # check): parse each certificate once. Keyed by the exact PEM, so nothing else can match.
+    return peer_identity(x509.load_pem_x509_certificate(pem.encode("ascii")))
 
 
 def _harden(ctx: ssl.SSLContext, min_version: str) -> None:
