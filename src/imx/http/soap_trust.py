@@ -13,8 +13,6 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from lxml import etree
 
 from imx.ports import Clock
@@ -68,10 +66,6 @@ class SoapTrust:
             audiences=frozenset(trust.audiences) or default_audiences(settings, paths),
             clock_skew=self._skew, accept_sha1=trust.accept_sha1_signatures,
             require_timestamp_signature=trust.require_timestamp_signature)
-        # One verifier thread (made on first use, inside the event loop): the GIL runs one
-        # verification at a time anyway, and with many worker threads contending for it the
-        # same work cost 2.5-3.4 ms CPU instead of 2.2 (docs/trust-xua.md, "Cost").
-        self._verifier: anyio.CapacityLimiter | None = None
         self._purposes = PurposeOfUsePolicy(trust.allowed_purposes_of_use)
         self._rate = RateLimiter(per_minute=trust.rate_limit_per_minute)
 
