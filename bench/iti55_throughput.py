@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from lxml import etree
 
-from bench.common import ROOT, load_average, process_cpu_s, save
+from bench.common import ROOT, load_average, process_cpu_s, replace_section, save
 from bench.peers.orthanc import free_port
 from imx.matching.model import SSN_ROOT, Demographics
 from imx.matching.mpi_form import FORM_VERSION
@@ -266,14 +266,10 @@ def run(people: int, queries: int, concurrency: int, servers: int,
     }
 
 
-START, END = "<!-- iti55:start -->", "<!-- iti55:end -->"
-
-
 def render(result: dict[str, Any]) -> None:
     """Write the "ITI-55 responder" section of docs/benchmarks.md from the saved result."""
     d = result["data"]
     lines = [
-        START, "",
         "## ITI-55 (XCPD) responder over HTTP, 1,000,000 patients in SQLite",
         "",
         f"{d['people']:,} generated people (`imx.matching.population`, seed 3) loaded with "
@@ -298,19 +294,7 @@ def render(result: dict[str, Any]) -> None:
             f"{r['precision']} | {r['recall']} | "
             f"{', '.join(f'{k} {v}' for k, v in sorted(r['answers'].items()))} | "
             f"{r['load_average_at_end']} |")
-    lines += ["", END]
-    target = ROOT / "docs" / "benchmarks.md"
-    text = target.read_text()
-    block = "\n".join(lines)
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    elif "<!-- bench:start -->" in text:
-        head, rest = text.split("<!-- bench:start -->", 1)
-        text = head + block + "\n\n<!-- bench:start -->" + rest
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    target.write_text(text)
+    replace_section("iti55", lines)
 
 
 def main() -> None:
