@@ -8,6 +8,7 @@ TCP stack acknowledged it (at-least-once, docs/audit.md).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -63,12 +64,30 @@ def _insert(conn: sa.Connection, record: AuditRecord, header: str | None, body: 
     return pk
 
 
+_Pending = tuple[AuditRecord, "str | None", "bytes | None", dt.datetime, "asyncio.Future[int]"]
+
+
+def _settle(done: asyncio.Future[int], *, result: int | None = None,
+            exception: BaseException | None = None) -> None:
+    if done.done():  # the caller was cancelled
+        return
+    if exception is not None:
+        done.set_exception(exception)
+    else:
+        done.set_result(int(result or 0))
+
+
 class SqlAuditSink:
     """``AuditSink`` over the metadata store's database; also the ATNA outbox."""
 
     def __init__(self, store: SqlMetadataStore) -> None:
         self._engine = store.engine
         self._store = store
+        # Group commit: records that arrive while a write is in flight go into the next
+        # transaction together (one commit for many concurrent requests). Each caller still
+        # returns only after its record is committed, so nothing is acknowledged early.
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def record(self, record: AuditRecord) -> None:
         try:
@@ -85,8 +104,41 @@ class SqlAuditSink:
             StoreError: nothing was written.
         """
         now = dt.datetime.now(dt.UTC)
-        return await self._store.write(
-            lambda conn: _insert(conn, record, syslog_header, syslog_body, now))
+        loop = asyncio.get_running_loop()
+        flusher = self._flusher
+        if flusher is not None and not flusher.done() and flusher.get_loop() is not loop:
+            # another event loop is flushing (a CLI beside a server thread): write alone
+            return await self._store.write(
+                lambda conn: _insert(conn, record, syslog_header, syslog_body, now))
+        done: asyncio.Future[int] = loop.create_future()
+        self._pending.append((record, syslog_header, syslog_body, now, done))
+        if flusher is None or flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                pks = await self._store.write(
+                    lambda conn, batch=batch: [_insert(conn, r, h, b, n)
+                                               for r, h, b, n, _ in batch])
+            except StoreError as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][4], exception=exc)
+                    continue
+                # one bad record must not cost the others theirs: write them one by one
+                for r, h, b, n, done in batch:
+                    try:
+                        pk = await self._store.write(
+                            lambda conn, r=r, h=h, b=b, n=n: _insert(conn, r, h, b, n))
+                    except StoreError as one:
+                        _settle(done, exception=one)
+                    else:
+                        _settle(done, result=pk)
+                continue
+            for pk, (*_, done) in zip(pks, batch, strict=True):
+                _settle(done, result=pk)
 
     # -- queries --------------------------------------------------------------------------
 
