@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +29,7 @@ from rich.table import Table
 from imx.cli.options import ConfigOption, settings_from
 from imx.cli.patients_cmd import patients_app
 from imx.model.identifiers import PatientId
-from imx.model.network import RemoteDocument, Requester
+from imx.model.network import CommunityFailure, RemoteDocument, Requester
 from imx.model.patient_discovery import Address, PatientDemographics, PersonName
 from imx.runtime import open_node
 from imx.services.network import NetworkService, PatientSearch, RetrievalProgress
@@ -110,6 +111,16 @@ def _document_json(d: RemoteDocument) -> dict[str, Any]:
     }
 
 
+def _requester(user: str) -> Requester | None:
+    """The person named by ``--user`` (the XUA subject-id), or the node itself."""
+    return Requester(subject_id=user) if user else None
+
+
+def _print_failures(console: Console, failures: Sequence[CommunityFailure]) -> None:
+    for f in failures:
+        console.print(f"[yellow]{f.home_community_id}[/]: {f.error_code} {f.detail}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(studies_app, name="studies")
 
@@ -136,7 +147,7 @@ def register(app: typer.Typer) -> None:
                     demographics,
                     communities=community,
                     use_cache=not no_cache,
-                    requester=Requester(subject_id=user) if user else None,
+                    requester=_requester(user),
                 )
 
         result = asyncio.run(run())
@@ -162,8 +173,7 @@ def register(app: typer.Typer) -> None:
                 "yes" if p.from_cache else "",
             )
         console.print(table)
-        for f in result.failures:
-            console.print(f"[yellow]{f.home_community_id}[/]: {f.error_code} {f.detail}")
+        _print_failures(console, result.failures)
 
     @studies_app.command("list")
     def list_(
@@ -184,7 +194,7 @@ def register(app: typer.Typer) -> None:
         async def run() -> tuple[PatientSearch, Any]:
             async with open_node(settings) as services:
                 net = _network(services)
-                requester = Requester(subject_id=user) if user else None
+                requester = _requester(user)
                 found = await net.search_patient(
                     demographics, communities=community, requester=requester
                 )
@@ -229,8 +239,7 @@ def register(app: typer.Typer) -> None:
                 d.repository_unique_id,
             )
         console.print(table)
-        for f in (*found.failures, *docs.failures):
-            console.print(f"[yellow]{f.home_community_id}[/]: {f.error_code} {f.detail}")
+        _print_failures(console, (*found.failures, *docs.failures))
 
     @studies_app.command("fetch")
     def fetch(
@@ -300,7 +309,7 @@ def register(app: typer.Typer) -> None:
                         progress=update,
                         reconcile_to=reconcile,
                         forward_to=forward_to,
-                        requester=Requester(subject_id=user) if user else None,
+                        requester=_requester(user),
                     )
 
         report = asyncio.run(run())

@@ -243,7 +243,7 @@ async def _directory(path: Path, entries: list[dict[str, Any]]) -> AsyncIterator
         await store.close()
 
 
-def _load(folder: Path, patients: list[SynthPatient], seed: int, console: Console) -> int:
+def _load(folder: Path, patients: list[SynthPatient], seed: int) -> int:
     """Write the community's studies and import them with `imx import` (the node is not up yet)."""
     source = folder / "incoming"
     count = 0
@@ -323,7 +323,7 @@ async def run_network_demo(root: Path, *, once: bool, console: Console) -> int: 
                 _toml(n, folder, certs, directory_url, hashlib.sha256(api_key.encode()).hexdigest())
             )
             variants = [_variant(p, n.key, i) for i, p in enumerate(roster[n.key])]
-            count = await asyncio.to_thread(_load, folder, variants, ord(n.key), console)
+            count = await asyncio.to_thread(_load, folder, variants, ord(n.key))
             console.print(f"{n.name}: {len(variants)} patients, {count} instances imported")
         try:
             for n in nodes:

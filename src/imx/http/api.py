@@ -85,13 +85,8 @@ class _Api:
         return Requester(subject_id=key.requester_name or key.name, role_code=key.role_code)
 
     async def _names(self) -> dict[str, str]:
-        return {
-            c.home_community_id: c.name
-            for c in await self.network.communities(transaction="ITI-55")
-        } | {
-            c.home_community_id: c.name
-            for c in await self.network.communities(transaction="ITI-38")
-        }
+        # one directory read for every organisation name an answer may need
+        return {c.home_community_id: c.name for c in await self.network.organizations()}
 
     async def organizations(self, request: Request) -> Response:
         self._caller(request)

@@ -208,12 +208,12 @@ class NetworkService:
             if hit is _MISSING:
                 ask.append(c)
             elif hit is not None:
-                patients.append(_replace_cached(hit))
+                patients.append(replace(hit, from_cache=True))
         # The initiator's own patient ID travels as livingSubjectId (Query and Feed, ITI TF-2b
         # 3.55.4.1.2.4) so the responder can correlate the reverse direction.
         query = demographics
         if local_patient_id is not None and local_patient_id not in demographics.ids:
-            query = _with_id(demographics, local_patient_id)
+            query = replace(demographics, ids=(*demographics.ids, local_patient_id))
         results = await asyncio.gather(*(self._discover_one(c, query, user) for c in ask))
         failures: list[CommunityFailure] = []
         rejected: list[str] = []
@@ -365,7 +365,9 @@ class NetworkService:
                 detail=f"{len(result.documents)} entries",
             )
             docs = tuple(
-                d if d.home_community_id else _with_home(d, community.home_community_id)
+                d
+                if d.home_community_id
+                else replace(d, home_community_id=community.home_community_id)
                 for d in result.documents
             )
             return docs, result.errors, community
@@ -465,31 +467,3 @@ def _urn(home_community_id: str) -> str:
         if home_community_id.startswith("urn:oid:")
         else f"urn:oid:{home_community_id}"
     )
-
-
-def _replace_cached(p: CommunityPatient) -> CommunityPatient:
-    return CommunityPatient(
-        home_community_id=p.home_community_id,
-        patient_id=p.patient_id,
-        demographics=p.demographics,
-        score=p.score,
-        local_score=p.local_score,
-        from_cache=True,
-    )
-
-
-def _with_id(d: PatientDemographics, pid: PatientId) -> PatientDemographics:
-    return PatientDemographics(
-        names=d.names,
-        gender=d.gender,
-        birth_date=d.birth_date,
-        addresses=d.addresses,
-        telecoms=d.telecoms,
-        ids=(*d.ids, pid),
-        mothers_maiden_name=d.mothers_maiden_name,
-        birth_place=d.birth_place,
-    )
-
-
-def _with_home(d: RemoteDocument, home: str) -> RemoteDocument:
-    return replace(d, home_community_id=home)
