@@ -16,8 +16,10 @@ __all__ = [
     "MissingParameterError",
     "NotAuthorizedError",
     "NotFoundError",
+    "ParameterNumberError",
     "PeerUnavailableError",
     "RejectedInstanceError",
+    "ResultNotSinglePatientError",
     "StoreError",
     "TooManyResultsError",
     "UnknownCommunityError",
@@ -44,6 +46,14 @@ class MalformedMessageError(InvalidRequestError):
 
 class MissingParameterError(InvalidRequestError):
     """A required parameter is absent."""
+
+
+class ParameterNumberError(InvalidRequestError):
+    """A parameter given more times than allowed, or two mutually exclusive ones together."""
+
+
+class ResultNotSinglePatientError(InvalidRequestError):
+    """A request by object identifiers would answer about more than one patient."""
 
 
 class UnsupportedError(InvalidRequestError):

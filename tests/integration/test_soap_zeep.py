@@ -132,3 +132,53 @@ def test_unknown_document_is_a_registry_error(node: NodeThread) -> None:
     assert docs.RegistryResponse.status.endswith("Failure")
     err = docs.RegistryResponse.RegistryErrorList.RegistryError[0]
     assert err.errorCode == "XDSDocumentUniqueIdError" and err.location == home
+
+
+FIND_SUBMISSION_SETS = "urn:uuid:f26abbcb-ac74-4422-8a30-edb644bbc1a9"
+GET_SUBMISSION_SET_AND_CONTENTS = "urn:uuid:e8e3cb2c-e39c-46b9-99e4-c12f57260b83"
+APPROVED = "('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')"
+RIM = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
+
+
+def _slots(**values: str) -> list[dict[str, object]]:
+    return [{"name": f"${k}", "ValueList": {"_value_1": [{"Value": v}]}} for k, v in values.items()]
+
+
+def test_zeep_find_submission_sets_then_its_contents(node: NodeThread) -> None:
+    home = node.settings.node.home_community_id
+    [manifest] = node.call(node.services.metadata.find_documents())  # type: ignore[union-attr]
+    client, xca = _service(node, "iti38.wsdl", "/xca/query")
+    # zeep binds the AdhocQueryResponse (status, errors) but not the rim:Identifiable
+    # substitution group; non-strict mode (a zeep setting) hands those over as lxml elements.
+    with client.settings(strict=False):
+        answer = xca.RespondingGateway_CrossGatewayQuery(
+            ResponseOption={"returnType": "LeafClass", "returnComposedObjects": True},
+            AdhocQuery={"id": FIND_SUBMISSION_SETS, "home": home, "Slot": _slots(
+                XDSSubmissionSetPatientId=f"'{manifest.patient_id.to_cx()}'",
+                XDSSubmissionSetStatus=APPROVED)})
+        assert answer.status.endswith(":Success") and answer.RegistryErrorList is None
+        [package] = answer.RegistryObjectList._raw_elements
+        assert package.tag == f"{RIM}RegistryPackage" and package.get("home") == home
+        ids = {x.get("identificationScheme"): x.get("value")
+               for x in package.iter(f"{RIM}ExternalIdentifier")}
+        assert ids["urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"] == manifest.patient_id.to_cx()
+        unique_id = ids["urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"]
+
+        contents = xca.RespondingGateway_CrossGatewayQuery(
+            ResponseOption={"returnType": "LeafClass", "returnComposedObjects": True},
+            AdhocQuery={"id": GET_SUBMISSION_SET_AND_CONTENTS, "home": home,
+                        "Slot": _slots(XDSSubmissionSetUniqueId=f"'{unique_id}'")})
+        tags = [e.tag.removeprefix(RIM) for e in contents.RegistryObjectList._raw_elements]
+        assert tags == ["RegistryPackage", "ExtrinsicObject", "Association"]
+        member = contents.RegistryObjectList._raw_elements[1]
+        assert member.get("id") == manifest.entry_uuid
+
+        # Both identifiers at once: XDSStoredQueryParamNumber, located at the responder.
+        refused = xca.RespondingGateway_CrossGatewayQuery(
+            ResponseOption={"returnType": "ObjectRef", "returnComposedObjects": True},
+            AdhocQuery={"id": GET_SUBMISSION_SET_AND_CONTENTS, "home": home, "Slot": _slots(
+                XDSSubmissionSetUniqueId=f"'{unique_id}'",
+                XDSSubmissionSetEntryUUID=f"'{package.get('id')}'")})
+    assert refused.status.endswith(":Failure")
+    [error] = refused.RegistryErrorList.RegistryError
+    assert error.errorCode == "XDSStoredQueryParamNumber" and error.location == home

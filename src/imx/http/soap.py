@@ -277,7 +277,9 @@ class SoapEndpoint:
             return_type = query.return_type
             result = await self._s.document_query.query_documents(query)
             out = iti38_response.build_response(entries=result.entries, return_type=return_type,
-                                                home_community_id=self._home)
+                                                home_community_id=self._home,
+                                                submission_sets=result.submission_sets,
+                                                associations=result.associations)
             await self._audit(request, t, result.patient_ids, (),
                               detail=f"{len(result.entries)} entries",
                               atna={**_atna_fields(request, body),

@@ -9,6 +9,8 @@ __all__ = ["REGISTRY_ERROR", "registry_error_code"]
 
 REGISTRY_ERROR: dict[type[BaseException], str] = {
     errors.MissingParameterError: ErrorCode.STORED_QUERY_MISSING_PARAM,
+    errors.ParameterNumberError: ErrorCode.STORED_QUERY_PARAM_NUMBER,
+    errors.ResultNotSinglePatientError: ErrorCode.RESULT_NOT_SINGLE_PATIENT,
     errors.UnsupportedError: ErrorCode.UNKNOWN_STORED_QUERY,
     errors.MalformedMessageError: ErrorCode.REGISTRY_METADATA_ERROR,
     errors.InvalidRequestError: ErrorCode.REGISTRY_ERROR,

@@ -11,8 +11,13 @@ from imx.model.identifiers import PatientId
 __all__ = [
     "CodeMatch",
     "DocumentQuery",
+    "EntryFilter",
     "FindDocumentsQuery",
+    "FindFoldersQuery",
+    "FindSubmissionSetsQuery",
+    "GetAllQuery",
     "GetDocumentsQuery",
+    "ObjectLookupQuery",
     "TimeRange",
 ]
 
@@ -80,12 +85,73 @@ class GetDocumentsQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FindSubmissionSetsQuery:
+    """FindSubmissionSets (ITI TF-2a 3.18.4.1.2.3.7.2). Lists are OR; empty: no constraint."""
+
+    patient_id: PatientId
+    statuses: tuple[str, ...]
+    source_ids: tuple[str, ...] = ()
+    submission_time: TimeRange = TimeRange()
+    author_persons: tuple[str, ...] = ()
+    content_types: tuple[CodeMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindFoldersQuery:
+    """FindFolders (ITI TF-2a 3.18.4.1.2.3.7.3): validated; this source keeps no folders."""
+
+    patient_id: PatientId
+    statuses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryFilter:
+    """The optional DocumentEntry filters of GetAll, GetSubmissionSetAndContents and
+    GetFolderAndContents: formatCode (OR), confidentialityCode (AND of ORs), objectType
+    (empty: stable entries only, as FindDocuments)."""
+
+    format_codes: tuple[CodeMatch, ...] = ()
+    confidentiality_codes: tuple[tuple[CodeMatch, ...], ...] = ()
+    entry_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetAllQuery:
+    """GetAll (ITI TF-2a 3.18.4.1.2.3.7.4): everything about one patient, by status."""
+
+    patient_id: PatientId
+    document_statuses: tuple[str, ...]
+    submission_set_statuses: tuple[str, ...]
+    folder_statuses: tuple[str, ...]
+    entry_filter: EntryFilter = EntryFilter()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectLookupQuery:
+    """The Get* stored queries other than GetDocuments: the objects named by entryUUID or by
+    uniqueId (exactly one of the two kinds; ``$uuid`` queries fill ``entry_uuids``).
+
+    What the identifiers name (DocumentEntries, SubmissionSets, Folders, any object) follows
+    from the stored query id. ``association_types`` is GetRelatedDocuments' $AssociationTypes.
+    """
+
+    entry_uuids: tuple[str, ...] = ()
+    unique_ids: tuple[str, ...] = ()
+    association_types: tuple[str, ...] = ()
+    entry_filter: EntryFilter = EntryFilter()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentQuery:
-    """A parsed ITI-38 AdhocQueryRequest."""
+    """A parsed ITI-38 AdhocQueryRequest: ``stored_query_id`` says which field is set."""
 
     stored_query_id: str
     return_type: str  # "LeafClass" | "ObjectRef"
     home_community_id: str | None
     find: FindDocumentsQuery | None = None
     get: GetDocumentsQuery | None = None
+    find_submission_sets: FindSubmissionSetsQuery | None = None
+    find_folders: FindFoldersQuery | None = None
+    get_all: GetAllQuery | None = None
+    lookup: ObjectLookupQuery | None = None
     max_results: int = -1

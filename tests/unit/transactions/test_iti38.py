@@ -7,7 +7,12 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from imx.errors import MalformedMessageError, MissingParameterError, UnsupportedError
+from imx.errors import (
+    MalformedMessageError,
+    MissingParameterError,
+    ParameterNumberError,
+    UnsupportedError,
+)
 from imx.model.document import Code, DocumentEntry, DocumentKind
 from imx.model.document_query import CodeMatch, DocumentQuery, FindDocumentsQuery, GetDocumentsQuery
 from imx.model.identifiers import PatientId
@@ -94,7 +99,7 @@ def test_get_documents_by_unique_id_and_exclusivity() -> None:
     q = parse_request(_request(StoredQuery.GET_DOCUMENTS.value,
                                [("$XDSDocumentEntryUniqueId", ["('1.2.3','1.2.4')"])]))
     assert q.get == GetDocumentsQuery(unique_ids=("1.2.3", "1.2.4"))
-    with pytest.raises(MalformedMessageError):
+    with pytest.raises(ParameterNumberError):  # XDSStoredQueryParamNumber
         parse_request(_request(StoredQuery.GET_DOCUMENTS.value, [
             ("$XDSDocumentEntryUniqueId", ["('1.2.3')"]),
             ("$XDSDocumentEntryEntryUUID", ["('urn:uuid:1')"])]))

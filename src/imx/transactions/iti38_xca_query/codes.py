@@ -7,16 +7,23 @@ import enum
 __all__ = [
     "DOCUMENT_ENTRY_TYPE_ON_DEMAND",
     "DOCUMENT_ENTRY_TYPE_STABLE",
+    "SUBMISSION_SET_NODE",
+    "AssociationType",
     "ErrorCode",
+    "ObjectType",
     "ResponseStatus",
     "Scheme",
     "Severity",
     "StatusType",
     "StoredQuery",
+    "SubmissionSetScheme",
 ]
 
 DOCUMENT_ENTRY_TYPE_STABLE = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
 DOCUMENT_ENTRY_TYPE_ON_DEMAND = "urn:uuid:34268e47-fdf5-41a6-ba33-82133c465248"
+# The classification node that makes a RegistryPackage a SubmissionSet (ITI TF-3 4.2.3.3;
+# SPEC-NOTES 3.6).
+SUBMISSION_SET_NODE = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
 
 
 class StoredQuery(enum.StrEnum):
@@ -78,6 +85,36 @@ class ErrorCode(enum.StrEnum):
     REGISTRY_METADATA_ERROR = "XDSRegistryMetadataError"
     TRANSCODING_ERROR = "TranscodingError"
     LOCAL_POLICY_RESTRICTION = "LocalPolicyRestrictionError"
+
+
+class ObjectType(enum.StrEnum):
+    """ebRIM 3.0 object types of the objects an ITI-38 answer carries besides DocumentEntries."""
+
+    REGISTRY_PACKAGE = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:RegistryPackage"
+    ASSOCIATION = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association"
+    CLASSIFICATION = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification"
+
+
+class AssociationType(enum.StrEnum):
+    """ITI TF-3 4.2.2 (SPEC-NOTES 3.6)."""
+
+    HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
+    REPLACE = "urn:ihe:iti:2007:AssociationType:RPLC"
+    TRANSFORM = "urn:ihe:iti:2007:AssociationType:XFRM"
+    APPEND = "urn:ihe:iti:2007:AssociationType:APND"
+    TRANSFORM_REPLACE = "urn:ihe:iti:2007:AssociationType:XFRM_RPLC"
+    SIGNS = "urn:ihe:iti:2007:AssociationType:signs"
+    IS_SNAPSHOT_OF = "urn:ihe:iti:2010:AssociationType:IsSnapshotOf"
+
+
+class SubmissionSetScheme(enum.StrEnum):
+    """Classification / identification schemes of the SubmissionSet (ITI TF-3 Table 4.2.5-1)."""
+
+    AUTHOR = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d"
+    CONTENT_TYPE_CODE = "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500"
+    PATIENT_ID = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
+    SOURCE_ID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
+    UNIQUE_ID = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"
 
 
 class Scheme(enum.StrEnum):

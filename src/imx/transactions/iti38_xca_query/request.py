@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -16,16 +15,25 @@ from imx.model.document_query import (
     GetDocumentsQuery,
     TimeRange,
 )
-from imx.model.identifiers import parse_cx
 from imx.transactions.iti38_xca_query.codes import (
     DOCUMENT_ENTRY_TYPE_STABLE,
     StatusType,
     StoredQuery,
 )
-from imx.wire.dtm import format_dtm, parse_dtm
+from imx.transactions.iti38_xca_query.params import (
+    Slots,
+    codes,
+    one_of,
+    patient_id,
+    required_list,
+    single,
+    text_list,
+    time,
+)
+from imx.transactions.iti38_xca_query.stored_queries import parse_stored_query
+from imx.wire.dtm import format_dtm
 from imx.wire.ebrim import (
     NS_QUERY,
-    parse_query_list,
     parse_query_value,
     quote_query_value,
     rim,
@@ -37,9 +45,8 @@ __all__ = ["build_request", "parse_request"]
 
 Element = etree._Element
 
-# Queries a responder answers from DocumentEntries. The others are valid XCA queries about
-# submission sets / folders / associations, which this Imaging Document Source does not
-# keep (each manifest is its own entry): they are answered with an empty Success.
+# Queries answered from DocumentEntries alone; the others (stored_queries.py) also return
+# SubmissionSets and Associations, or Folders (none here).
 _ENTRY_QUERIES = {StoredQuery.FIND_DOCUMENTS, StoredQuery.FIND_DOCUMENTS_BY_REFERENCE_ID,
                   StoredQuery.GET_DOCUMENTS}
 _CODE_SLOTS = {
@@ -65,6 +72,8 @@ def parse_request(root: Element) -> DocumentQuery:
         MalformedMessageError: not an AdhocQueryRequest, or a malformed value.
         UnsupportedError: an unknown stored query id (XDSUnknownStoredQuery).
         MissingParameterError: a required parameter is absent (XDSStoredQueryMissingParam).
+        ParameterNumberError: a single-valued parameter given several values, or both of
+            an exclusive pair (XDSStoredQueryParamNumber).
     """
     if root.tag != f"{{{NS_QUERY}}}AdhocQueryRequest":
         raise MalformedMessageError("body is not a query:AdhocQueryRequest")
@@ -92,7 +101,7 @@ def parse_request(root: Element) -> DocumentQuery:
             stored is StoredQuery.FIND_DOCUMENTS_BY_REFERENCE_ID)))
     if stored is StoredQuery.GET_DOCUMENTS:
         return replace(query, get=_get_documents(slots))
-    return query
+    return parse_stored_query(stored, query, slots)
 
 
 def is_entry_query(stored_query_id: str) -> bool:
@@ -107,80 +116,35 @@ def _int(raw: str) -> int:
         raise MalformedMessageError("maxResults is not an integer") from exc
 
 
-def _single(slots: dict[str, list[str]], name: str) -> str | None:
-    values = slots.get(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        # ITI TF-2a 3.18.4.1.2.3.7: single-valued parameters (XDSStoredQueryParamNumber)
-        raise MalformedMessageError(f"{name} takes one value")
-    return parse_query_value(values[0])
-
-
-def _codes(values: Sequence[str]) -> tuple[CodeMatch, ...]:
-    out: list[CodeMatch] = []
-    for raw in values:
-        for item in parse_query_list(raw):
-            code, _, scheme = item.partition("^^")
-            if not code:
-                raise MalformedMessageError("empty code in a code parameter")
-            out.append(CodeMatch(code=code, scheme=scheme))
-    return tuple(out)
-
-
-def _time(slots: dict[str, list[str]], name: str) -> dt.datetime | None:
-    raw = _single(slots, name)
-    return parse_dtm(raw) if raw else None
-
-
-def _find_documents(slots: dict[str, list[str]], *, by_reference: bool) -> FindDocumentsQuery:
-    pid_raw = _single(slots, "$XDSDocumentEntryPatientId")
-    if pid_raw is None:
-        raise MissingParameterError("$XDSDocumentEntryPatientId is required")
-    try:
-        patient_id = parse_cx(pid_raw)
-    except ValueError as exc:
-        raise MalformedMessageError("$XDSDocumentEntryPatientId is not a valid CX") from exc
-    status_values = slots.get("$XDSDocumentEntryStatus")
-    if not status_values:
-        raise MissingParameterError("$XDSDocumentEntryStatus is required")
-    statuses = tuple(s for raw in status_values for s in parse_query_list(raw))
-    reference_ids = tuple(
-        r for raw in slots.get("$XDSDocumentEntryReferenceIdList", []) for r in parse_query_list(raw)
-    )
+def _find_documents(slots: Slots, *, by_reference: bool) -> FindDocumentsQuery:
+    pid = patient_id(slots, "$XDSDocumentEntryPatientId")
+    statuses = required_list(slots, "$XDSDocumentEntryStatus")
+    reference_ids = text_list(slots, "$XDSDocumentEntryReferenceIdList")
     if by_reference and not reference_ids:
         raise MissingParameterError("$XDSDocumentEntryReferenceIdList is required")
-    kw: dict[str, object] = {name: _codes(slots.get(slot_name, []))
+    kw: dict[str, object] = {name: codes(slots.get(slot_name, []))
                              for name, slot_name in _CODE_SLOTS.items()}
     for name, (start, end) in _TIME_SLOTS.items():
-        kw[name] = TimeRange(start=_time(slots, start), end=_time(slots, end))
+        kw[name] = TimeRange(start=time(slots, start), end=time(slots, end))
     # AND of ORs: each slot occurrence is one OR-list (ITI TF-2a 3.18.4.1.2.3.5).
-    kw["event_codes"] = tuple(_codes([raw]) for raw in slots.get("$XDSDocumentEntryEventCodeList", []))
+    kw["event_codes"] = tuple(
+        codes([raw]) for raw in slots.get("$XDSDocumentEntryEventCodeList", []))
     kw["confidentiality_codes"] = tuple(
-        _codes([raw]) for raw in slots.get("$XDSDocumentEntryConfidentialityCode", []))
-    entry_types = tuple(t for raw in slots.get("$XDSDocumentEntryType", [])
-                        for t in parse_query_list(raw))
-    authors = tuple(a for raw in slots.get("$XDSDocumentEntryAuthorPerson", [])
-                    for a in parse_query_list(raw))
-    level = _single(slots, "$MetadataLevel")
+        codes([raw]) for raw in slots.get("$XDSDocumentEntryConfidentialityCode", []))
+    entry_types = text_list(slots, "$XDSDocumentEntryType")
+    authors = text_list(slots, "$XDSDocumentEntryAuthorPerson")
+    level = single(slots, "$MetadataLevel")
     return FindDocumentsQuery(
-        patient_id=patient_id, statuses=statuses, reference_ids=reference_ids,
+        patient_id=pid, statuses=statuses, reference_ids=reference_ids,
         entry_types=entry_types or (DOCUMENT_ENTRY_TYPE_STABLE,), author_persons=authors,
         metadata_level=int(level) if level and level.isdigit() else 1,
         **kw,  # type: ignore[arg-type]
     )
 
 
-def _get_documents(slots: dict[str, list[str]]) -> GetDocumentsQuery:
-    uuids = tuple(u for raw in slots.get("$XDSDocumentEntryEntryUUID", []) for u in parse_query_list(raw))
-    unique_ids = tuple(u for raw in slots.get("$XDSDocumentEntryUniqueId", [])
-                       for u in parse_query_list(raw))
-    if not uuids and not unique_ids:
-        raise MissingParameterError(
-            "GetDocuments needs $XDSDocumentEntryEntryUUID or $XDSDocumentEntryUniqueId")
-    if uuids and unique_ids:
-        # ITI TF-2a 3.18.4.1.2.3.7.5: exactly one of the two (XDSStoredQueryParamNumber)
-        raise MalformedMessageError("GetDocuments takes EntryUUID or UniqueId, not both")
+def _get_documents(slots: Slots) -> GetDocumentsQuery:
+    # ITI TF-2a 3.18.4.1.2.3.7.5: exactly one of the two (XDSStoredQueryParamNumber)
+    uuids, unique_ids = one_of(slots, "$XDSDocumentEntryEntryUUID", "$XDSDocumentEntryUniqueId")
     return GetDocumentsQuery(entry_uuids=uuids, unique_ids=unique_ids)
 
 

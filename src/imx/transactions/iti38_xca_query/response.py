@@ -15,12 +15,16 @@ from lxml import etree
 from imx.errors import MalformedMessageError
 from imx.model.document import Code, DocumentEntry
 from imx.model.network import RemoteDocument, RemoteQueryResult
-from imx.model.registry import RegistryErrorItem
+from imx.model.registry import Association, RegistryErrorItem, SubmissionSet
 from imx.transactions.iti38_xca_query.codes import (
     DOCUMENT_ENTRY_TYPE_STABLE,
     ResponseStatus,
     Scheme,
     Severity,
+)
+from imx.transactions.iti38_xca_query.registry_objects import (
+    build_association,
+    build_registry_package,
 )
 from imx.wire.dtm import format_dtm, parse_dtm
 from imx.wire.ebrim import (
@@ -56,18 +60,28 @@ def overall_status(*, has_results: bool, errors: Sequence[RegistryErrorItem]) ->
 
 
 def build_response(*, entries: Sequence[DocumentEntry], return_type: str, home_community_id: str,
-                   errors: Sequence[RegistryErrorItem] = ()) -> Element:
-    """Build a ``query:AdhocQueryResponse`` for DocumentEntries (LeafClass or ObjectRef)."""
-    status = overall_status(has_results=bool(entries), errors=errors)
+                   errors: Sequence[RegistryErrorItem] = (),
+                   submission_sets: Sequence[SubmissionSet] = (),
+                   associations: Sequence[Association] = ()) -> Element:
+    """Build a ``query:AdhocQueryResponse``: SubmissionSets, DocumentEntries, then
+    Associations, each in full (LeafClass) or as an ObjectRef, all with ``home``."""
+    has_results = bool(entries or submission_sets or associations)
+    status = overall_status(has_results=has_results, errors=errors)
     root = etree.Element(f"{{{NS_QUERY}}}AdhocQueryResponse", nsmap=_NSMAP, status=status.value)
     if errors:
         root.append(build_registry_error_list(errors, home_community_id))
     objects = etree.SubElement(root, rim("RegistryObjectList"))
+    if return_type != "LeafClass":
+        for ref in (*(s.entry_uuid for s in submission_sets), *(e.entry_uuid for e in entries),
+                    *(a.entry_uuid for a in associations)):
+            etree.SubElement(objects, rim("ObjectRef"), id=ref, home=home_community_id)
+        return root
+    for submission_set in submission_sets:
+        objects.append(build_registry_package(submission_set, home_community_id))
     for entry in entries:
-        if return_type == "LeafClass":
-            objects.append(build_extrinsic_object(entry, home_community_id))
-        else:
-            etree.SubElement(objects, rim("ObjectRef"), id=entry.entry_uuid, home=home_community_id)
+        objects.append(build_extrinsic_object(entry, home_community_id))
+    for association in associations:
+        objects.append(build_association(association, home_community_id))
     return root
 
 
