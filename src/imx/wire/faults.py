@@ -130,8 +130,10 @@ def parse_fault(fault: Element) -> SoapFault:
             break
         subcodes.append(_resolve(sub_value))
         sub = sub.find(soap("Subcode"))
+    # A Clark name is "{ns}local": the local part is what follows the closing brace (QName()
+    # would raise ValueError on a value that only looks like one).
     return SoapFault(
-        code=etree.QName(code).localname if code.startswith("{") else code.rpartition(":")[2],
+        code=code.rpartition("}")[2] if code.startswith("{") else code.rpartition(":")[2],
         subcodes=tuple(subcodes),
         reason=(text.text or "").strip(),
         detail=fault.find(soap("Detail")),

@@ -59,6 +59,16 @@ def test_depth_cap_is_inclusive() -> None:
         parse_xml(ok, max_depth=4)
 
 
+def test_depth_cap_on_deep_wide_and_very_deep_documents() -> None:
+    # the deep branch is the last child: the check must walk the whole tree
+    wide = b"<a>" + b"<b/>" * 1000 + b"<c>" * 70 + b"</c>" * 70 + b"</a>"
+    with pytest.raises(MalformedMessageError, match="deeper than 64"):
+        parse_xml(wide)
+    # past libxml2's own 256-level stop: the same refusal, not a well-formedness error
+    with pytest.raises(MalformedMessageError, match="deeper than 64"):
+        parse_xml(b"<a>" * 5000 + b"</a>" * 5000)
+
+
 def test_detail_carries_no_content() -> None:
     secret = b"DOE^JOHN"
     with pytest.raises(MalformedMessageError) as info:
