@@ -28,6 +28,7 @@ from imx.model.mpi import (
     MpiSource,
     PatientCorrelation,
     mpi_patient_from_record,
+    refreshed_dicom_entry,
 )
 from imx.model.query import DateRange, ImagingQuery
 from imx.storage.files import check_key, instance_key
@@ -168,9 +169,10 @@ class InMemoryMetadataStore:
 
     def _index(self, patient: MpiPatient) -> bool:
         old = self.mpi.get(patient.patient_id)
-        if old is not None and patient.source is MpiSource.DICOM and (
-                old[0].source is not MpiSource.DICOM):
-            return False
+        if old is not None and patient.source is MpiSource.DICOM:
+            if old[0].source is not MpiSource.DICOM:
+                return False
+            patient = refreshed_dicom_entry(old[0], patient)
         if old is not None:
             for key in old[2]:
                 self.blocks[key].discard(patient.patient_id)

@@ -77,19 +77,53 @@ def _int(ds: Dataset, keyword: str) -> int | None:
 
 def _patient_id(ds: Dataset, default_authority: str, study_uid: str) -> PatientId:
     ident = _str(ds, "PatientID")
-    authority = ""
-    for item in ds.get("IssuerOfPatientIDQualifiersSequence", []) or []:
-        ueid = str(item.get("UniversalEntityID", "")).strip()
-        if ueid and is_valid_oid(ueid) and str(item.get("UniversalEntityIDType", "ISO")) == "ISO":
-            authority = ueid
-    issuer = _str(ds, "IssuerOfPatientID")
-    if not authority and is_valid_oid(issuer):
-        authority = issuer
+    authority = _issuer_oid(ds)
     if not ident:
         # No Patient ID (Type 2, may be empty): a per-study identifier keeps unrelated
         # anonymous studies from being merged into one "patient" (docs/ingest.md).
         ident = "NOID-" + hashlib.sha1(study_uid.encode(), usedforsecurity=False).hexdigest()[:16]
     return PatientId(id=ident, assigning_authority=authority or default_authority)
+
+
+def _issuer_oid(item: Dataset) -> str:
+    """The OID of an Issuer of Patient ID (its qualifiers' ISO Universal Entity ID first)."""
+    for q in item.get("IssuerOfPatientIDQualifiersSequence", []) or []:
+        ueid = str(q.get("UniversalEntityID", "")).strip()
+        if ueid and is_valid_oid(ueid) and str(q.get("UniversalEntityIDType", "ISO")) == "ISO":
+            return ueid
+    issuer = _str(item, "IssuerOfPatientID")
+    return issuer if is_valid_oid(issuer) else ""
+
+
+def _other_patient_ids(ds: Dataset, own: PatientId) -> tuple[PatientId, ...]:
+    """Other Patient IDs Sequence (0010,1002): the identifiers whose issuer is an OID (an
+    identifier without a known authority cannot be matched across communities)."""
+    out: list[PatientId] = []
+    for item in ds.get("OtherPatientIDsSequence", []) or []:
+        ident, issuer = _str(item, "PatientID"), _issuer_oid(item)
+        pid = PatientId(id=ident, assigning_authority=issuer)
+        if ident and issuer and pid != own and pid not in out:
+            out.append(pid)
+    return tuple(out)
+
+
+def _values(ds: Dataset, keyword: str) -> tuple[str, ...]:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return ()
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
+def _patient(ds: Dataset, pid: PatientId) -> PatientRecord:
+    """Patient Module and Patient Demographic Module (PS3.3 C.7.1.1, C.2.2) values."""
+    return PatientRecord(patient_id=pid, patient_name=_str(ds, "PatientName"),
+                         birth_date=parse_da(ds.get("PatientBirthDate")),
+                         sex=_str(ds, "PatientSex").upper()[:1],
+                         other_patient_ids=_other_patient_ids(ds, pid),
+                         address=_str(ds, "PatientAddress"),
+                         telephone_numbers=_values(ds, "PatientTelephoneNumbers"),
+                         mothers_birth_name=_str(ds, "PatientMotherBirthName"))
 
 
 def _check_uids(ds: Dataset) -> None:
@@ -122,9 +156,7 @@ def extract_stored_instance(ds: Dataset, *, blob_key: str, size_bytes: int, sha2
         ueid = str(item.get("UniversalEntityID", "")).strip()
         if is_valid_oid(ueid):
             accession_issuer = ueid
-    patient = PatientRecord(patient_id=pid, patient_name=_str(ds, "PatientName"),
-                            birth_date=parse_da(ds.get("PatientBirthDate")),
-                            sex=_str(ds, "PatientSex").upper()[:1])
+    patient = _patient(ds, pid)
     study = StudyRecord(
         study_instance_uid=study_uid, patient_id=pid, study_date=parse_da(ds.get("StudyDate")),
         study_time=_str(ds, "StudyTime"), accession_number=_str(ds, "AccessionNumber"),

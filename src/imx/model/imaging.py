@@ -19,13 +19,22 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PatientRecord:
-    """Demographics as received (DICOM PN form for ``patient_name``: ``Family^Given^Middle``)."""
+    """Demographics as received (DICOM PN form for ``patient_name``: ``Family^Given^Middle``).
+
+    ``address``, ``telephone_numbers`` and ``mothers_birth_name`` are the DICOM header's
+    Patient's Address (0010,1040), Telephone Numbers (0010,2154) and Mother's Birth Name
+    (0010,1060) as received: ingest hands them to the patient index (for ITI-55 matching);
+    the patients table does not keep them.
+    """
 
     patient_id: PatientId
     patient_name: str = ""
     birth_date: dt.date | None = None
     sex: str = ""  # M | F | O | ""
     other_patient_ids: tuple[PatientId, ...] = ()
+    address: str = ""
+    telephone_numbers: tuple[str, ...] = ()
+    mothers_birth_name: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

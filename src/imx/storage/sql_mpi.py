@@ -30,6 +30,7 @@ from imx.model.mpi import (
     MpiSource,
     PatientCorrelation,
     mpi_patient_from_record,
+    refreshed_dicom_entry,
 )
 from imx.model.patient_discovery import Address, PatientDemographics, PersonName
 from imx.storage import schema
@@ -378,11 +379,13 @@ def upsert_mpi(conn: sa.Connection, patient: MpiPatient) -> bool:
     would overwrite an entry from the feed or an import (it is then left alone)."""
     pid = patient.patient_id
     existing = conn.execute(
-        sa.select(M.c.pk, M.c.source, M.c.match_form).where(
-            M.c.patient_id == pid.id, M.c.issuer == pid.assigning_authority)).first()
-    if (existing is not None and patient.source is MpiSource.DICOM
-            and existing.source != MpiSource.DICOM.value):
-        return False
+        sa.select(M).where(M.c.patient_id == pid.id, M.c.issuer == pid.assigning_authority)
+    ).first()
+    if existing is not None and patient.source is MpiSource.DICOM:
+        if existing.source != MpiSource.DICOM.value:
+            return False
+        # A later header without the address or phones does not erase the earlier ones.
+        patient = refreshed_dicom_entry(_from_row(existing), patient)
     match_form, keys = index_entry(patient)
     values = {**mpi_row_values(patient, match_form), "updated_at": dt.datetime.now(dt.UTC)}
     if existing is None:
