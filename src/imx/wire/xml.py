@@ -116,6 +116,8 @@ def _parse_with_depth_cap(data: bytes, max_depth: int) -> etree._Element:
                     raise MalformedMessageError(f"XML nested deeper than {max_depth} elements")
         root: etree._Element = parser.close()
     except etree.XMLSyntaxError as exc:
+        if "depth" in str(exc).lower():  # libxml2's own 256-level stop came first
+            raise MalformedMessageError(f"XML nested deeper than {max_depth} elements") from None
         line, column = exc.position if exc.position else (0, 0)
         raise MalformedMessageError(f"XML not well-formed (line {line}, column {column})") from None
     # close() can only complete end tags: depth never grows after the last feed.
