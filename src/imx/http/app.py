@@ -8,7 +8,10 @@ Python time at 1M patients, measured with py-spy).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -57,6 +60,18 @@ class NodeApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+@contextlib.asynccontextmanager
+async def _serving(_app: Starlette) -> AsyncIterator[None]:
+    """Once the node is up: move everything built at start (modules, schemas, matching tables,
+    ~140k objects) out of the collector's sight and collect the young generation less often.
+    Full collections otherwise rescanned that heap every few seconds under load: 15-25 ms of
+    a held GIL each, the largest part of the XCPD p99 (measured with gc.callbacks)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7000, 20, 20)
+    yield
+
+
 def build_app(services: NodeServices) -> NodeApp:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
@@ -77,7 +92,8 @@ def build_app(services: NodeServices) -> NodeApp:
         *portal_routes(services),
     ]
     app = NodeApp(routes=routes, exception_handlers={GatewayError: problem_response,
-                                                     Exception: problem_response})
+                                                     Exception: problem_response},
+                  lifespan=_serving)
     app.soap = soap
     app.state.max_body_bytes = services.settings.http.max_body_bytes
     app.state.services = services
