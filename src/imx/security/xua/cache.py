@@ -3,7 +3,8 @@
 Carequality initiators reuse one assertion for the requests of a session (SPEC-NOTES §5.1), and
 every request names the same few certificates, so the responder keeps what it already proved:
 
-- ``certificate``: a parsed ``x509.Certificate`` per exact base64 text (parsing is deterministic);
+- ``certificate``: a parsed ``x509.Certificate`` per exact base64 text (parsing is deterministic),
+  and its subject string and SHA-256 fingerprint (``names``);
 - ``path_validity``: for a (leaf, intermediates) chain already proven to reach an anchor, the
   window in which every certificate on that path is valid; a hit is re-checked against ``now``;
 - ``assertion``: the facts read from an assertion whose *time-independent* checks all passed
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 __all__ = ["BoundedCache", "PathValidity", "XuaCache"]
 
@@ -97,12 +99,21 @@ class XuaCache:
 
     def __init__(self, *, max_assertions: int = 4096, max_certificates: int = 256) -> None:
         self.certificates: BoundedCache[str, x509.Certificate] = BoundedCache(max_certificates)
+        self.signer_names: BoundedCache[str, tuple[str, str]] = BoundedCache(max_certificates)
         self.paths: BoundedCache[tuple[str, ...], PathValidity] = BoundedCache(max_certificates)
         self.assertions: BoundedCache[bytes, object] = BoundedCache(max_assertions)
 
     @staticmethod
     def assertion_key(verified_bytes: bytes) -> bytes:
         return hashlib.sha256(verified_bytes).digest()
+
+    def names(self, text: str, cert: x509.Certificate, now: dt.datetime) -> tuple[str, str]:
+        """(RFC 4514 subject, SHA-256 fingerprint hex) of the certificate parsed from ``text``."""
+        names = self.signer_names.get(text, now)
+        if names is None:
+            names = (cert.subject.rfc4514_string(), cert.fingerprint(hashes.SHA256()).hex())
+            self.signer_names.put(text, names, expires=None, now=now)
+        return names
 
     def certificate(self, text: str, load: Callable[[str], x509.Certificate],
                     now: dt.datetime) -> x509.Certificate:

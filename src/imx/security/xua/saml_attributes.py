@@ -25,7 +25,9 @@ __all__ = ["AssertionAttributes", "read_attributes"]
 
 _SAML = NS["saml2"]
 _HL7 = NS["hl7"]
-_ATTRIBUTE_PATH = f"{{{_SAML}}}AttributeStatement/{{{_SAML}}}Attribute"
+_ATTRIBUTE_STATEMENT = f"{{{_SAML}}}AttributeStatement"
+_ATTRIBUTE = f"{{{_SAML}}}Attribute"
+_ATTRIBUTE_VALUE = f"{{{_SAML}}}AttributeValue"
 # Older NHIN assertions used PurposeForUse for the same CE.
 _PURPOSE_TAGS = (f"{{{_HL7}}}PurposeOfUse", f"{{{_HL7}}}PurposeForUse")
 
@@ -46,12 +48,15 @@ def _invalid(detail: str) -> SecurityHeaderError:
 
 
 def _values(signed: etree._Element) -> dict[str, list[etree._Element]]:
+    # AttributeStatement/Attribute in document order, as iterfind would give them (without
+    # an ElementPath evaluation per call).
     out: dict[str, list[etree._Element]] = {}
-    for attribute in signed.iterfind(_ATTRIBUTE_PATH):
-        name = attribute.get("Name") or ""
-        if name in out:
-            raise _invalid(f"attribute {name} appears more than once")
-        out[name] = attribute.findall(f"{{{_SAML}}}AttributeValue")
+    for statement in signed.iterchildren(_ATTRIBUTE_STATEMENT):
+        for attribute in statement.iterchildren(_ATTRIBUTE):
+            name = attribute.get("Name") or ""
+            if name in out:
+                raise _invalid(f"attribute {name} appears more than once")
+            out[name] = [value for value in attribute if value.tag == _ATTRIBUTE_VALUE]
     return out
 
 

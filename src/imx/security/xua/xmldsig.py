@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -33,7 +35,7 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 from imx.security.xua.attributes import NS
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
 
-__all__ = ["verify_signature"]
+__all__ = ["verify_signature", "verify_signature_in_place"]
 
 Fault = WsSecurityFault
 
@@ -178,6 +180,58 @@ def _plan(signed_info: etree._Element, c14n_prefixes: list[str] | None) -> _Plan
                  prefixes=_prefix_list(steps[-1]), digest=digest, digest_value=digest_value.text)
 
 
+def _canonical_signed_info() -> re.Pattern[bytes]:
+    """The one canonical SignedInfo that XUA signers produce, as exclusive c14n renders it.
+
+    Canonical XML has a single spelling (attribute order, quoting, empty elements as start/end
+    pairs, fixed escapes), so these bytes say exactly what ``_plan`` would read after parsing
+    them: one prefix (or the default namespace) for ds, no attributes but ``Algorithm`` and
+    ``URI``, no InclusiveNamespaces, an NCName ID, base64 digest, whitespace between elements.
+    Anything else (``&`` escapes, other prefixes, ``Id`` attributes, ...) does not match and
+    is parsed and checked by ``_plan``.
+    """
+    ws = rb"[ \t\n]*"
+    p = rb"(?(p)(?P=p):)"  # the SignedInfo's prefix, on every element
+
+    def tag(name: bytes, attributes: bytes = b"") -> bytes:
+        return ws + rb"<" + p + name + attributes + rb">"
+
+    def end(name: bytes) -> bytes:
+        return ws + rb"</" + p + name + rb">"
+
+    def algorithm(name: bytes, uri: bytes) -> bytes:
+        return tag(name, rb' Algorithm="' + uri + rb'"') + rb"</" + p + name + rb">"
+
+    def uris(values: Iterable[str]) -> bytes:
+        return b"|".join(re.escape(v.encode()) for v in values)
+
+    return re.compile(
+        rb'<(?:(?P<p>[A-Za-z_][A-Za-z0-9_.-]*):)?SignedInfo xmlns(?(p):(?P=p))="'
+        + re.escape(_DS.encode()) + rb'">'
+        + algorithm(b"CanonicalizationMethod", re.escape(_EC.encode()))
+        + algorithm(b"SignatureMethod", rb"(?P<method>" + uris(_LEAN_SIGNATURE_METHODS) + rb")")
+        + tag(b"Reference", rb' URI="#(?P<id>[A-Za-z_][A-Za-z0-9_.-]*)"') + tag(b"Transforms")
+        + rb"(?P<enveloped>" + algorithm(b"Transform", re.escape(_ENVELOPED.encode())) + rb")?"
+        + algorithm(b"Transform", re.escape(_EC.encode())) + end(b"Transforms")
+        + algorithm(b"DigestMethod", rb"(?P<digest>" + uris(_LEAN_DIGESTS) + rb")")
+        + tag(b"DigestValue") + rb"(?P<value>[A-Za-z0-9+/=\t\n ]*)" + rb"</" + p + rb"DigestValue>"
+        + end(b"Reference") + end(b"SignedInfo"))
+
+
+_CANONICAL_SIGNED_INFO: Final = _canonical_signed_info()
+
+
+def _plan_from_canonical(signed_info_c14n: bytes) -> _Plan | None:
+    """``_plan`` for the usual canonical SignedInfo, read without parsing; None otherwise."""
+    match = _CANONICAL_SIGNED_INFO.fullmatch(signed_info_c14n)
+    if match is None:
+        return None
+    return _Plan(signature_hash=_LEAN_SIGNATURE_METHODS[match["method"].decode()],
+                 uri="#" + match["id"].decode(), enveloped=match["enveloped"] is not None,
+                 prefixes=None, digest=_LEAN_DIGESTS[match["digest"].decode()],
+                 digest_value=match["value"].decode())
+
+
 def _c14n(element: etree._Element, prefixes: list[str] | None) -> bytes:
     # Exclusive XML Canonicalization 1.0, without comments; lxml renders the in-scope
     # namespaces of the apex exactly as for a detached copy (what signxml canonicalises).
@@ -239,13 +293,29 @@ def _lean_plan(root: etree._Element) -> tuple[etree._Element, etree._Element, by
     prefixes = _prefix_list(c14n_methods[0])
     signed_info_c14n = _c14n(signed_info, prefixes)
     # Read the plan from the canonical bytes: what the signature value covers, nothing else.
-    plan = _plan(etree.fromstring(signed_info_c14n, parser=_PARSER), prefixes)
+    plan = _plan_from_canonical(signed_info_c14n) if prefixes is None else None
+    if plan is None:
+        plan = _plan(etree.fromstring(signed_info_c14n, parser=_PARSER), prefixes)
     return signature, value, signed_info_c14n, plan
 
 
+def _named(target: etree._Element, uri: str, id_attribute: str) -> etree._Element:
+    """The reference's target when the caller has already proven that ``target`` is the only
+    element of the document carrying an ID-like attribute with this value: it must carry it
+    under ``id_attribute`` (as ``_resolve`` would find it), else nothing is found."""
+    value = uri[1:]
+    for name, attribute in target.items():
+        if attribute == value and name.rpartition("}")[2] == id_attribute:
+            return target
+    raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
+
+
 def _verify_lean(root: etree._Element, cert: x509.Certificate, *, id_attribute: str,
-                 now: dt.datetime) -> etree._Element:
+                 now: dt.datetime, target: etree._Element | None = None,
+                 in_place: bool = False) -> etree._Element:
     signature, value, signed_info_c14n, plan = _lean_plan(root)
+    if in_place and plan.enveloped:
+        raise _NotLean  # the enveloped transform edits the tree: only on a detached copy
     # From here on, signxml's order: signature value decoding, certificate validity, signature
     # value check, then the reference (resolve, transforms, digest).
     try:
@@ -263,7 +333,8 @@ def _verify_lean(root: etree._Element, cert: x509.Certificate, *, id_attribute: 
         expected = base64.b64decode(plan.digest_value or "")
     except (ValueError, cryptography.exceptions.InvalidSignature) as exc:
         raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
-    target = _resolve(root, plan.uri, id_attribute)
+    target = (_resolve(root, plan.uri, id_attribute) if target is None
+              else _named(target, plan.uri, id_attribute))
     if plan.enveloped:
         _remove_keeping_tail(signature)
     payload = _c14n(target, plan.prefixes)
@@ -322,7 +393,8 @@ def _verify_signxml(root: etree._Element, cert: x509.Certificate, *, id_attribut
 
 def verify_signature(root: etree._Element, cert: x509.Certificate, *, id_attribute: str,
                      accept_sha1: bool, now: dt.datetime, validate_schema: bool,
-                     lean: bool = True) -> etree._Element:
+                     lean: bool = True, target: etree._Element | None = None
+                     ) -> etree._Element:
     """Verify the ds:Signature child of ``root`` (a detached copy, which may be modified).
 
     Args:
@@ -334,6 +406,8 @@ def verify_signature(root: etree._Element, cert: x509.Certificate, *, id_attribu
         validate_schema: signxml's XML-DSig schema pass (the lean path only accepts a shape
             that is schema-valid by construction).
         lean: False forces signxml (the reference implementation; used by differential tests).
+        target: the element the caller has proven to be the only one in ``root``'s document
+            carrying the referenced ID (the lean path then skips searching for it).
 
     Returns:
         The signed element, re-parsed from its canonical bytes.
@@ -343,8 +417,31 @@ def verify_signature(root: etree._Element, cert: x509.Certificate, *, id_attribu
     """
     if lean:
         try:
-            return _verify_lean(root, cert, id_attribute=id_attribute, now=now)
+            return _verify_lean(root, cert, id_attribute=id_attribute, now=now, target=target)
         except _NotLean:
             pass  # not mutated: _lean_plan raises before the tree is touched
     return _verify_signxml(root, cert, id_attribute=id_attribute, accept_sha1=accept_sha1,
                            now=now, validate_schema=validate_schema)
+
+
+def verify_signature_in_place(root: etree._Element, target: etree._Element,
+                              cert: x509.Certificate, *, id_attribute: str, accept_sha1: bool,
+                              now: dt.datetime, lean: bool,
+                              detach: Callable[[], etree._Element]) -> etree._Element:
+    """``verify_signature`` on ``root`` inside its message, without copying or changing it.
+
+    For a signature whose Reference has no enveloped-signature transform (the wsu:Timestamp):
+    exclusive c14n of an element renders the same bytes in its document as in a detached copy
+    (its in-scope namespaces are rendered either way, siblings never), so the lean path needs
+    no copy. The caller must have proven that ``target`` is the only element of the whole
+    document carrying the referenced ID. Anything else (outside the lean profile, enveloped,
+    ``lean=False``) is verified by ``verify_signature(detach(), ...)`` with the schema pass.
+    """
+    if lean:
+        try:
+            return _verify_lean(root, cert, id_attribute=id_attribute, now=now, target=target,
+                                in_place=True)
+        except _NotLean:
+            pass  # the tree was not touched
+    return verify_signature(detach(), cert, id_attribute=id_attribute, accept_sha1=accept_sha1,
+                            now=now, validate_schema=True, lean=lean)
