@@ -91,8 +91,11 @@ def http_server_config(services: NodeServices, *, host: str, port: int,
     settings = services.settings
     app = build_app(services)
     if not settings.tls.enabled:
+        from imx.http.zerocopy import ZeroCopyHttpToolsProtocol
+
+        # Plain HTTP sends stored instances with sendfile(2) (ASGI Zero Copy Send).
         return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                              lifespan=lifespan)
+                              lifespan=lifespan, http=ZeroCopyHttpToolsProtocol)
     from imx.http.tls_transport import ClientCertificateGate, audit_refusal, https_config
     from imx.security.tls import ReloadingServerContext
 

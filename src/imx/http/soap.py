@@ -12,17 +12,18 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from lxml import etree
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from imx.errors import GatewayError, MalformedMessageError, MissingParameterError, UnsupportedError
 from imx.http.soap_errors import registry_error_code
 from imx.http.soap_trust import SoapTrust
+from imx.http.zerocopy import MultipartFileResponse, PartBody
 from imx.model.audit import AuditRecord
 from imx.model.patient_discovery import InstanceIdentifier, PatientDiscoveryAnswer, QueryResponseCode
 from imx.model.registry import RegistryErrorItem
@@ -47,7 +48,7 @@ from imx.wire.faults import (
 )
 from imx.wire.mtom import (
     content_type_header,
-    mtom_stream,
+    mtom_framing,
     new_boundary,
     parse_http_body,
     soap_content_type,
@@ -309,13 +310,16 @@ class SoapEndpoint:
         boundary = new_boundary()
         root_cid = f"root.{uuid.uuid4().hex}@imx"
         retrieve = self._s.retrieve
-
-        async def parts() -> AsyncIterator[tuple[str, str, AsyncIterator[bytes]]]:
-            for item in plan.items:
-                yield item.answer.content_id, item.answer.mime_type, retrieve.open_item(item)
-
-        stream = mtom_stream(serialize(env), parts(), boundary, root_content_id=root_cid)
-        return StreamingResponse(stream, media_type=content_type_header(boundary, root_cid))
+        framing = mtom_framing(serialize(env),
+                               [(i.answer.content_id, i.answer.mime_type) for i in plan.items],
+                               boundary, root_content_id=root_cid)
+        # Stored, untranscoded instances go out by sendfile(2) where the server offers ASGI
+        # Zero Copy Send (plain HTTP); the rest (TLS, transcoding) is read and streamed.
+        bodies = [PartBody(path=retrieve.local_file(item), stream=partial(retrieve.open_item, item),
+                           size=item.size_bytes if item.size_bytes >= 0 else None)
+                  for item in plan.items]
+        return MultipartFileResponse(framing, bodies,
+                                     media_type=content_type_header(boundary, root_cid))
 
     async def _audit(self, request: Request, t: Transaction, patients: tuple[str, ...],
                      studies: tuple[str, ...], *, detail: str, outcome: str = "success",

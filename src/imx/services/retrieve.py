@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 
@@ -168,6 +169,14 @@ class RetrieveService:
         return RetrievePlan(items=tuple(items), errors=tuple(errors),
                             patient_ids=tuple(sorted(patients)),
                             study_instance_uids=tuple(sorted(studies)))
+
+    def local_file(self, item: RetrieveItem) -> Path | None:
+        """The stored file to send as is (zero-copy), or None: the item must be transcoded,
+        or the blob store keeps no local files. ``open_item`` streams the same bytes."""
+        if item.send_transfer_syntax_uid and (
+                item.send_transfer_syntax_uid != item.stored_transfer_syntax_uid):
+            return None
+        return self._blobs.local_path(item.blob_key)
 
     async def open_item(self, item: RetrieveItem, *, chunk_bytes: int = 1 << 20
                         ) -> AsyncIterator[bytes]:

@@ -51,6 +51,7 @@ def check_key(key: str) -> None:
 class FileBlobStore:
     def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self._root = root.resolve()
+        self._root_prefix = str(self._root).rstrip(os.sep) + os.sep  # "/" stays "/"
         self._fsync = fsync
         self._root.mkdir(parents=True, exist_ok=True)
 
@@ -73,7 +74,9 @@ class FileBlobStore:
     def _path(self, key: str) -> Path:
         check_key(key)
         path = self._root / key
-        if self._root not in path.parents:
+        # Belt and braces after check_key; a string prefix, not `in path.parents` (which
+        # builds every parent: a RAD-69 answer resolves hundreds of keys before its first byte).
+        if not str(path).startswith(self._root_prefix):
             raise MalformedMessageError("invalid blob key")
         return path
 

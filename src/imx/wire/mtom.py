@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Final
 
 from imx.wire.mtom_reader import Attachment, InboundMessage, parse_http_body
-from imx.wire.multipart import write_multipart
+from imx.wire.multipart import encode_close_delimiter, encode_part_head, write_multipart
 from imx.wire.xop import (
     NS_XOP,
     ChunkSource,
@@ -30,6 +30,7 @@ __all__ = [
     "InboundMessage",
     "content_type_header",
     "href_content_id",
+    "mtom_framing",
     "mtom_stream",
     "new_boundary",
     "new_content_id",
@@ -81,6 +82,55 @@ def _check_boundary(boundary: str) -> str:
     return boundary
 
 
+def _root_headers(root_content_id: str) -> dict[str, str]:
+    return {
+        "Content-Type": _ROOT_TYPE,
+        "Content-Transfer-Encoding": "binary",
+        "Content-ID": f"<{check_content_id(root_content_id)}>",
+    }
+
+
+def _part_headers(content_id: str, content_type: str) -> dict[str, str]:
+    if "\r" in content_type or "\n" in content_type:
+        raise ValueError("Content-Type must be one line")
+    return {
+        "Content-Type": content_type,
+        "Content-Transfer-Encoding": "binary",
+        "Content-ID": f"<{check_content_id(content_id)}>",
+    }
+
+
+def mtom_framing(
+    root_xml: bytes,
+    parts: Sequence[tuple[str, str]],
+    boundary: str,
+    *,
+    root_content_id: str = "root.message@imx",
+) -> tuple[bytes, ...]:
+    """The bytes of an MTOM message around its attachment bodies, for a writer that sends
+    the bodies itself (zero-copy from files); byte for byte what ``mtom_stream`` writes.
+
+    Args:
+        root_xml: the serialized SOAP envelope holding ``xop:Include`` elements.
+        parts: ``(content_id, content_type)`` per attachment, in body order.
+        boundary: from ``new_boundary()``.
+        root_content_id: the root's Content-ID (the ``start`` parameter).
+
+    Returns:
+        ``len(parts) + 1`` pieces: the message is ``pieces[0] + body[0] + pieces[1] + ...
+        + body[n - 1] + pieces[n]``. ``pieces[0]`` holds the root part and the first
+        attachment's headers; the last piece is the close delimiter.
+    """
+    _check_boundary(boundary)
+    pieces = [encode_part_head(_root_headers(root_content_id), boundary, first=True) + root_xml]
+    for content_id, content_type in parts:
+        pieces.append(encode_part_head(_part_headers(content_id, content_type), boundary,
+                                       first=False))
+    pieces.append(encode_close_delimiter(boundary, first=False))
+    # the root part travels with what follows it (the first attachment's head, or the end)
+    return (pieces[0] + pieces[1], *pieces[2:])
+
+
 async def mtom_stream(
     root_xml: bytes,
     parts: AsyncIterable[Part] | Iterable[Part],
@@ -106,23 +156,9 @@ async def mtom_stream(
         yield data
 
     async def headed() -> AsyncIterator[tuple[dict[str, str], AsyncIterable[bytes]]]:
-        yield (
-            {
-                "Content-Type": _ROOT_TYPE,
-                "Content-Transfer-Encoding": "binary",
-                "Content-ID": f"<{check_content_id(root_content_id)}>",
-            },
-            one(root_xml),
-        )
+        yield _root_headers(root_content_id), one(root_xml)
         async for content_id, content_type, chunks in _aiter_parts(parts):
-            if "\r" in content_type or "\n" in content_type:
-                raise ValueError("Content-Type must be one line")
-            headers = {
-                "Content-Type": content_type,
-                "Content-Transfer-Encoding": "binary",
-                "Content-ID": f"<{check_content_id(content_id)}>",
-            }
-            yield headers, aiter_chunks(chunks)
+            yield _part_headers(content_id, content_type), aiter_chunks(chunks)
 
     async for chunk in write_multipart(headed(), boundary):
         yield chunk

@@ -24,6 +24,8 @@ __all__ = [
     "PartEnd",
     "PartHeaders",
     "content_type_params",
+    "encode_close_delimiter",
+    "encode_part_head",
     "write_multipart",
 ]
 
@@ -210,24 +212,37 @@ class MultipartReader:
         return False
 
 
+def encode_part_head(headers: dict[str, str], boundary: str, *, first: bool) -> bytes:
+    """The bytes before a part's body: delimiter line, header lines, blank line (RFC 2046 5.1.1).
+
+    The first part starts exactly with ``--boundary`` (no preamble, no leading CRLF):
+    dicomtrolley requires that (shared/peers/README.md); later parts begin with the CRLF
+    that belongs to their delimiter.
+    """
+    head = (b"" if first else b"\r\n") + f"--{boundary}".encode() + b"\r\n"
+    return head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1") + b"\r\n"
+
+
+def encode_close_delimiter(boundary: str, *, first: bool) -> bytes:
+    """The close delimiter ending the body (``first``: no part was written before it)."""
+    return (b"" if first else b"\r\n") + f"--{boundary}--".encode() + b"\r\n"
+
+
 async def write_multipart(parts: AsyncIterable[tuple[dict[str, str], AsyncIterable[bytes]]],
                           boundary: str) -> AsyncIterator[bytes]:
-    """Stream a multipart body. It starts exactly with ``--boundary`` (no preamble, no
-    leading CRLF): dicomtrolley requires that (shared/peers/README.md)."""
-    delimiter = f"--{boundary}".encode()
+    """Stream a multipart body built from ``encode_part_head`` / ``encode_close_delimiter``."""
     first = True
     # Framing bytes ride with the next data chunk: one write per part instead of three
     # (each write is a message through the ASGI server).
     pending = b""
     async for headers, body in parts:
-        pending += (b"" if first else b"\r\n") + delimiter + b"\r\n"
-        pending += "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1") + b"\r\n"
+        pending += encode_part_head(headers, boundary, first=first)
         first = False
         async for chunk in body:
             if chunk:
                 yield pending + chunk if pending else chunk
                 pending = b""
-    yield pending + (b"" if first else b"\r\n") + delimiter + b"--\r\n"
+    yield pending + encode_close_delimiter(boundary, first=first)
 
 
 def iter_events(reader: MultipartReader, chunks: Iterable[bytes]) -> list[Event]:
