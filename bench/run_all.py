@@ -25,7 +25,8 @@ OTHER_BENCHES = ["bench.rad69_throughput", "bench.matching_accuracy", "bench.mat
                  "bench.iti55_throughput", "bench.xcpd_trust_overhead", "bench.fanout",
                  "bench.e2e_retrieve", "bench.directory_sync"]
 # results rendered by their own benchmark (own marked section), not here
-_OWN_SECTION = ("matching", "iti55", "fanout", "e2e_retrieve", "directory_sync", "xcpd_trust")
+_OWN_SECTION = ("matching", "iti55", "fanout", "e2e_retrieve", "directory_sync", "xcpd_trust",
+                "rad69")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 TARGET = ROOT / "docs" / "benchmarks.md"
 
