@@ -5,6 +5,7 @@ always streamed; Content-Length only when every body is a file of known size."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from pathlib import Path
@@ -160,3 +161,30 @@ def test_framing_and_bodies_must_match() -> None:
     with pytest.raises(ValueError, match="one piece more"):
         MultipartFileResponse([b"a"], [PartBody(path=None, stream=lambda: chunks_of(b""))],
                               media_type="multipart/related")
+
+
+async def test_stored_files_are_read_ahead_in_send_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sendfile(2) runs on the loop thread: the kernel is asked to read the files ahead
+    advised: list[str] = []
+    opened: dict[int, str] = {}
+    real_open = os.open
+
+    def tracking_open(path: Any, flags: int, *args: Any) -> int:
+        fd = real_open(path, flags, *args)
+        opened[fd] = Path(path).name
+        return fd
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_WILLNEED
+        advised.append(opened[fd])
+
+    monkeypatch.setattr("imx.http.zerocopy.os.open", tracking_open)
+    monkeypatch.setattr("imx.http.zerocopy.os.posix_fadvise", fadvise)
+    response, _, _ = answer(tmp_path, MIXES["one transcoded"])
+    await serve(response, zerocopy=True)
+    for _ in range(100):  # the advice runs in a worker thread beside the sending
+        if len(advised) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert advised == ["0.dcm", "2.dcm"]
