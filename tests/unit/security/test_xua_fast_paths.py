@@ -18,11 +18,11 @@ from imx.security.xua import (
     SecurityHeaderError,
     TrustConfig,
     parse_security_header,
+    verify,
     verify_assertion,
     xmldsig,
 )
-from imx.security.xua.attributes import NS
-from imx.security.xua.verify import _id_counts
+from imx.security.xua.attributes import NS, AttributeName
 from imx.wire.xml import parse_xml
 from tests.support.xua_pki import NOW, OUR_HCID, envelope, pki, security_header
 
@@ -141,5 +141,67 @@ def test_id_counts_only_the_wanted_values_under_id_names() -> None:
         b'<r xmlns:w="urn:w"><a ID="x"/><b Id="x" ref="y"/><c w:Id="y"/><d xml:id="y"/>'
         b'<e name="x"/><f id="z"/></r>'
     )
-    assert _id_counts(root, frozenset({"x", "y"})) == {"x": 2, "y": 2}
-    assert _id_counts(root, frozenset({"q"})) == {}
+    assert verify._id_counts(root, frozenset({"x", "y"})) == {"x": 2, "y": 2}
+    assert verify._id_counts(root, frozenset({"q"})) == {}
+
+
+_CONFIRMATION_PATH = (
+    (
+        "{S}Subject/{S}SubjectConfirmation[@Method='urn:oasis:names:tc:SAML:2.0:cm:holder-of-key']/"
+        "{S}SubjectConfirmationData/{D}KeyInfo/{D}X509Data/{D}X509Certificate"
+    )
+    .replace("{S}", f"{{{NS['saml2']}}}")
+    .replace("{D}", f"{{{DS}}}")
+)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "",
+        "<s:Subject/>",
+        "<s:Subject><s:NameID>a</s:NameID><s:NameID>b</s:NameID></s:Subject>",
+        "<s:Subject><s:NameID/></s:Subject><s:Subject><s:NameID>late</s:NameID></s:Subject>",
+        '<s:Subject><s:SubjectConfirmation Method="urn:other"><s:SubjectConfirmationData>'
+        "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>OTHER</ds:X509Certificate></ds:X509Data>"
+        "</ds:KeyInfo></s:SubjectConfirmationData></s:SubjectConfirmation>"
+        '<s:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:holder-of-key">'
+        "<s:SubjectConfirmationData><ds:KeyInfo><ds:X509Data/><ds:X509Data>"
+        "<ds:X509Certificate/><ds:X509Certificate>SECOND</ds:X509Certificate></ds:X509Data>"
+        "</ds:KeyInfo></s:SubjectConfirmationData></s:SubjectConfirmation></s:Subject>",
+    ],
+)
+def test_paths_read_as_elementpath_reads_them(subject: str) -> None:
+    signed = etree.fromstring(
+        f'<s:Assertion xmlns:s="{NS["saml2"]}" xmlns:ds="{DS}">{subject}</s:Assertion>'.encode()
+    )
+    saml = f"{{{NS['saml2']}}}"
+    assert verify._confirmation_text(signed) == signed.findtext(_CONFIRMATION_PATH)
+    for tags in ((f"{saml}Subject", f"{saml}NameID"), (f"{saml}Subject",), (f"{saml}Nope",)):
+        assert verify._under(signed, *tags) == signed.findall("/".join(tags))
+        assert verify._text_under(signed, *tags) == signed.findtext("/".join(tags))
+
+
+def test_a_comment_in_the_assertion_is_read_from_the_signed_bytes() -> None:
+    # The comment-truncation class (2018 SAML advisories) on a tree that kept its comments
+    # (parse_xml drops them; verify_assertion must not rely on that): exc-c14n ignores the
+    # comment, so the signature verifies, and the value read must be the whole signed text.
+    header = security_header()
+    for attribute in header.iter(f"{{{NS['saml2']}}}Attribute"):
+        if attribute.get("Name") == AttributeName.ORGANIZATION_ID:
+            value = attribute[0]
+    value.text = "urn:oid:1.2.840"
+    comment = etree.Comment("x")
+    comment.tail = ".114350.1.13.999"
+    value.append(comment)
+    for lean in (True, False):
+        env = etree.fromstring(envelope(header))
+        security = parse_security_header(list(env[0]), now=NOW, clock_skew=SKEW).element
+        trust = TrustConfig(
+            trust_anchors=(pki().ca.cert,),
+            audiences=frozenset({OUR_HCID}),
+            lean_xmldsig=lean,
+            cache_entries=0,
+        )
+        verified = verify_assertion(security, trust=trust, now=NOW)
+        assert verified.organization_id == "urn:oid:1.2.840.114350.1.13.999"

@@ -153,6 +153,14 @@ def test_inclusive_namespace_prefix_lists_agree(ancestor_xs: bool, tmp_path: Pat
     reference = xmldsig.verify_signature(etree.fromstring(detached), pki().signer.cert,
                                          lean=False, **args)  # type: ignore[arg-type]
     assert etree.tostring(lean) == etree.tostring(reference)
+    # in the message itself (the responder's path): the PrefixList names xs, declared above
+    # the assertion when ancestor_xs, so the transform must work on the serialised copy
+    in_message = xmldsig.verify_enveloped_signature(
+        assertion, pki().signer.cert, id_attribute="ID", accept_sha1=False, now=NOW, lean=True,
+        detach=lambda: etree.fromstring(detached))
+    prefixes = ["xs", "xsi"]
+    assert xmldsig._c14n(in_message, prefixes) == xmldsig._c14n(reference, prefixes)
+    assert etree.tostring(parse_xml(data)) == etree.tostring(header.getroottree().getroot())
     # and a tampered copy fails both ways with the same fault
     tampered = detached.replace(b"Lakeside Health", b"Mallory Health")
     faults = []

@@ -49,7 +49,10 @@ from imx.security.xua.cache import XuaCache
 from imx.security.xua.chain import verify_certificate_chain
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
 from imx.security.xua.saml_attributes import AssertionAttributes, read_attributes
-from imx.security.xua.xmldsig import verify_signature, verify_signature_in_place
+from imx.security.xua.xmldsig import (
+    verify_enveloped_signature,
+    verify_signature_in_place,
+)
 from imx.wire.schemas import validate
 
 __all__ = ["TrustConfig", "VerifiedAssertion", "verify_assertion"]
@@ -61,6 +64,17 @@ _SIGNATURE = f"{{{_DS}}}Signature"
 _WSSE_SECURITY = f"{{{NS['wsse']}}}Security"
 _WSU = NS["wsu"]
 _TIMESTAMP = f"{{{_WSU}}}Timestamp"
+_KEY_INFO = f"{{{_DS}}}KeyInfo"
+_X509_DATA = f"{{{_DS}}}X509Data"
+_X509_CERTIFICATE = f"{{{_DS}}}X509Certificate"
+_SIGNED_INFO = f"{{{_DS}}}SignedInfo"
+_REFERENCE = f"{{{_DS}}}Reference"
+_ISSUER = f"{{{_SAML}}}Issuer"
+_SUBJECT = f"{{{_SAML}}}Subject"
+_NAME_ID = f"{{{_SAML}}}NameID"
+_CONDITIONS = f"{{{_SAML}}}Conditions"
+_AUDIENCE_RESTRICTION = f"{{{_SAML}}}AudienceRestriction"
+_AUDIENCE = f"{{{_SAML}}}Audience"
 _TIMESTAMP_ID = f"{{{_WSU}}}Id"
 _ALLOWED_TRANSFORMS: Final = frozenset({
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
@@ -217,13 +231,28 @@ def _load_certificate(base64_der: str) -> x509.Certificate:
     return cert
 
 
+def _under(element: etree._Element, *tags: str) -> list[etree._Element]:
+    """What ``element.findall("t1/t2/...")`` returns for plain child steps (same elements,
+    same order: ElementPath also selects step by step), without parsing the path per call."""
+    level = [element]
+    for tag in tags:
+        level = [child for parent in level for child in parent.iterchildren(tag)]
+    return level
+
+
+def _text_under(element: etree._Element, *tags: str) -> str | None:
+    """``element.findtext("t1/t2/...")``: the first match's text ("" if none), else None."""
+    found = _under(element, *tags)
+    return (found[0].text or "") if found else None
+
+
 def _parse_certificate(text: str, trust: TrustConfig, now: dt.datetime) -> x509.Certificate:
     return trust.cache.certificate(text, _load_certificate, now)
 
 
 def _certificates(signature: etree._Element, trust: TrustConfig, now: dt.datetime
                   ) -> tuple[tuple[str, ...], tuple[x509.Certificate, ...]]:
-    elements = signature.findall(f"{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/{{{_DS}}}X509Certificate")
+    elements = _under(signature, _KEY_INFO, _X509_DATA, _X509_CERTIFICATE)
     texts = tuple(e.text or "" for e in elements)
     try:
         certs = tuple(_parse_certificate(t, trust, now) for t in texts)
@@ -247,7 +276,7 @@ def _check_chain(texts: tuple[str, ...], certs: Sequence[x509.Certificate], trus
 
 
 def _check_references(signature: etree._Element, target_id: str, *, what: str) -> None:
-    references = signature.findall(f"{{{_DS}}}SignedInfo/{{{_DS}}}Reference")
+    references = _under(signature, _SIGNED_INFO, _REFERENCE)
     if len(references) != 1 or references[0].get("URI") != f"#{target_id}":
         raise SecurityHeaderError(f"the signature must reference {what} itself",
                                   fault=Fault.FAILED_CHECK)
@@ -262,26 +291,30 @@ def _detached(element: etree._Element) -> etree._Element:
     return etree.fromstring(etree.tostring(element, with_tail=False), parser=_PARSER)
 
 
-def _verify_signature(verified_bytes: bytes, assertion_id: str, leaf: x509.Certificate,
+def _verify_signature(assertion: etree._Element, verified_bytes: bytes, leaf: x509.Certificate,
                       trust: TrustConfig, now: dt.datetime) -> etree._Element:
-    # validate_schema=False: step 2 already validated ds:Signature strictly (the SAML XSD
-    # imports xmldsig-core); signxml's second pass costs ~1 ms per request.
-    detached = etree.fromstring(verified_bytes, parser=_PARSER)
-    # target: the assertion ID is unique in the whole message (_locate), so in this copy of
-    # the assertion's subtree only its root carries it.
-    signed = verify_signature(detached, leaf, id_attribute="ID", accept_sha1=trust.accept_sha1,
-                              now=now, validate_schema=False, lean=trust.lean_xmldsig,
-                              target=detached)
+    assertion_id = assertion.get("ID") or ""
+    # The assertion ID is unique in the whole message (_locate): resolving the reference can
+    # only find the assertion. signxml, for shapes outside the lean path, gets the parsed
+    # verified bytes (validate_schema off: step 2 already validated ds:Signature strictly,
+    # the SAML XSD imports xmldsig-core; signxml's second pass costs ~1 ms per request).
+    signed = verify_enveloped_signature(
+        assertion, leaf, id_attribute="ID", accept_sha1=trust.accept_sha1, now=now,
+        lean=trust.lean_xmldsig, detach=lambda: etree.fromstring(verified_bytes, parser=_PARSER))
     if signed.tag != _ASSERTION or signed.get("ID") != assertion_id:
         raise SecurityHeaderError("the signature does not cover the assertion in the header",
                                   fault=Fault.FAILED_CHECK)
     return signed
 
 
-_CONFIRMATION_CERTIFICATE: Final = (
-    f"{{{_SAML}}}Subject/{{{_SAML}}}SubjectConfirmation[@Method='{CM_HOLDER_OF_KEY}']/"
-    f"{{{_SAML}}}SubjectConfirmationData/{{{_DS}}}KeyInfo/{{{_DS}}}X509Data/"
-    f"{{{_DS}}}X509Certificate")
+def _confirmation_text(signed: etree._Element) -> str | None:
+    """findtext of Subject/SubjectConfirmation[@Method=holder-of-key]/SubjectConfirmationData/
+    KeyInfo/X509Data/X509Certificate: the certificate the assertion confirms, if any."""
+    holders = [c for c in _under(signed, _SUBJECT, f"{{{_SAML}}}SubjectConfirmation")
+               if c.get("Method") == CM_HOLDER_OF_KEY]
+    found = [c for holder in holders for c in _under(
+        holder, f"{{{_SAML}}}SubjectConfirmationData", _KEY_INFO, _X509_DATA, _X509_CERTIFICATE)]
+    return (found[0].text or "") if found else None
 
 
 def _confirmation_certificate(text: str | None, leaf: x509.Certificate, trust: TrustConfig,
@@ -347,7 +380,7 @@ def _instant(text: str | None, what: str) -> dt.datetime:
 def _read_window(signed: etree._Element
                  ) -> tuple[dt.datetime, dt.datetime | None, dt.datetime]:
     issued = _instant(signed.get("IssueInstant"), "IssueInstant")
-    conditions = signed.findall(f"{{{_SAML}}}Conditions")
+    conditions = _under(signed, _CONDITIONS)
     if len(conditions) != 1:
         raise SecurityHeaderError("the assertion must carry one Conditions element",
                                   fault=Fault.INVALID_SECURITY_TOKEN)
@@ -367,9 +400,8 @@ def _check_window(issued: dt.datetime, not_before: dt.datetime | None, not_after
 
 
 def _read_audiences(signed: etree._Element) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple((a.text or "").strip() for a in restriction.findall(f"{{{_SAML}}}Audience"))
-                 for restriction in signed.findall(
-                     f"{{{_SAML}}}Conditions/{{{_SAML}}}AudienceRestriction"))
+    return tuple(tuple((a.text or "").strip() for a in _under(restriction, _AUDIENCE))
+                 for restriction in _under(signed, _CONDITIONS, _AUDIENCE_RESTRICTION))
 
 
 def _check_audience(restrictions: tuple[tuple[str, ...], ...], trust: TrustConfig) -> None:
@@ -391,25 +423,25 @@ def _verify_afresh(security: etree._Element, assertion: etree._Element, ids: dic
     _check_chain(texts, certs, trust, now)
     assertion_id = assertion.get("ID") or ""
     _check_references(signature, assertion_id, what="the assertion")
-    signed = _verify_signature(verified_bytes, assertion_id, certs[0], trust, now)
+    signed = _verify_signature(assertion, verified_bytes, certs[0], trust, now)
     # Everything below reads the signed copy only.
     if signed.get("Version") != "2.0":
         raise SecurityHeaderError("only SAML 2.0 assertions are accepted",
                                   fault=Fault.INVALID_SECURITY_TOKEN)
-    issuer = (signed.findtext(f"{{{_SAML}}}Issuer") or "").strip()
+    issuer = (_text_under(signed, _ISSUER) or "").strip()
     if not issuer:
         raise SecurityHeaderError("the assertion has no Issuer", fault=Fault.INVALID_SECURITY_TOKEN)
     issued, not_before, not_after = _read_window(signed)
     _check_window(issued, not_before, not_after, trust, now)
     restrictions = _read_audiences(signed)
     _check_audience(restrictions, trust)
-    confirmation_text = signed.findtext(_CONFIRMATION_CERTIFICATE)
+    confirmation_text = _confirmation_text(signed)
     _check_timestamp_signature(security, ids, confirmation_text, certs[0], trust, now)
     attrs = read_attributes(signed, purpose_code_system=PURPOSE_OF_USE_CODE_SYSTEM)
     signer_subject, signer_sha256 = trust.cache.names(texts[0], certs[0], now)
     return _Facts(
         assertion_id=assertion_id, issuer=issuer,
-        name_id=(signed.findtext(f"{{{_SAML}}}Subject/{{{_SAML}}}NameID") or "").strip(),
+        name_id=(_text_under(signed, _SUBJECT, _NAME_ID) or "").strip(),
         issued=issued, not_before=not_before, not_after=not_after, restrictions=restrictions,
         attributes=attrs, certificate_texts=texts, certificates=certs,
         confirmation_text=confirmation_text, signer_subject=signer_subject,

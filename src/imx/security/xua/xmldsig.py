@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,7 +36,7 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 from imx.security.xua.attributes import NS
 from imx.security.xua.errors import SecurityHeaderError, WsSecurityFault
 
-__all__ = ["verify_signature", "verify_signature_in_place"]
+__all__ = ["verify_enveloped_signature", "verify_signature", "verify_signature_in_place"]
 
 Fault = WsSecurityFault
 
@@ -310,14 +311,10 @@ def _named(target: etree._Element, uri: str, id_attribute: str) -> etree._Elemen
     raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
 
 
-def _verify_lean(root: etree._Element, cert: x509.Certificate, *, id_attribute: str,
-                 now: dt.datetime, target: etree._Element | None = None,
-                 in_place: bool = False) -> etree._Element:
-    signature, value, signed_info_c14n, plan = _lean_plan(root)
-    if in_place and plan.enveloped:
-        raise _NotLean  # the enveloped transform edits the tree: only on a detached copy
-    # From here on, signxml's order: signature value decoding, certificate validity, signature
-    # value check, then the reference (resolve, transforms, digest).
+def _expected_digest(value: etree._Element, signed_info_c14n: bytes, plan: _Plan,
+                     cert: x509.Certificate, now: dt.datetime) -> bytes:
+    """signxml's order: signature value decoding, certificate validity, signature value check;
+    then the DigestValue the reference must match."""
     try:
         raw_signature = base64.b64decode(value.text)  # None: TypeError, as in signxml
     except (ValueError, TypeError) as exc:
@@ -330,23 +327,74 @@ def _verify_lean(root: etree._Element, cert: x509.Certificate, *, id_attribute: 
         if not isinstance(key, rsa.RSAPublicKey):
             raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK)
         key.verify(raw_signature, signed_info_c14n, padding.PKCS1v15(), plan.signature_hash)
-        expected = base64.b64decode(plan.digest_value or "")
+        return base64.b64decode(plan.digest_value or "")
     except (ValueError, cryptography.exceptions.InvalidSignature) as exc:
         raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
-    target = (_resolve(root, plan.uri, id_attribute) if target is None
-              else _named(target, plan.uri, id_attribute))
-    if plan.enveloped:
-        _remove_keeping_tail(signature)
+
+
+def _digested(target: etree._Element, plan: _Plan, expected: bytes) -> bytes:
     payload = _c14n(target, plan.prefixes)
     if hashlib.new(plan.digest, payload).digest() != expected:
         raise SecurityHeaderError("signed content was altered (digest mismatch)",
                                   fault=Fault.FAILED_CHECK)
+    return payload
+
+
+def _reparsed(payload: bytes) -> etree._Element:
     # "See what is signed" (XML-DSig best practices §2.1): hand back only the canonical bytes,
     # re-parsed (no comments, no unsigned siblings), as signxml's signed_xml.
     try:
         return etree.fromstring(payload, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise SecurityHeaderError("signature is not valid", fault=Fault.FAILED_CHECK) from exc
+
+
+def _verify_lean(root: etree._Element, cert: x509.Certificate, *, id_attribute: str,
+                 now: dt.datetime, target: etree._Element | None = None,
+                 in_place: bool = False) -> etree._Element:
+    signature, value, signed_info_c14n, plan = _lean_plan(root)
+    if in_place and plan.enveloped:
+        raise _NotLean  # the enveloped transform edits the tree: only on a detached copy
+    expected = _expected_digest(value, signed_info_c14n, plan, cert, now)
+    target = (_resolve(root, plan.uri, id_attribute) if target is None
+              else _named(target, plan.uri, id_attribute))
+    if plan.enveloped:
+        _remove_keeping_tail(signature)
+    return _reparsed(_digested(target, plan, expected))
+
+
+def _faithful(tree: etree._Element) -> bool:
+    """Whether reading ``tree`` reads exactly its exclusive c14n (without comments): true when
+    it holds no comment, processing instruction or entity reference, the only nodes that
+    canonicalisation drops or rewrites. Elements, attributes and text are rendered as they
+    are (escaped), so parsing the canonical bytes again would rebuild the same values."""
+    return next(tree.iter(etree.Comment, etree.ProcessingInstruction, etree.Entity), None) is None
+
+
+def _verify_lean_enveloped(element: etree._Element, cert: x509.Certificate, *,
+                           id_attribute: str, now: dt.datetime,
+                           detach: Callable[[], etree._Element]) -> etree._Element:
+    # The shape and SignedInfo are read in the message (c14n renders an element the same in
+    # its document as detached); only the enveloped transform needs a copy of ``element``.
+    _, value, signed_info_c14n, plan = _lean_plan(element)
+    expected = _expected_digest(value, signed_info_c14n, plan, cert, now)
+    _named(element, plan.uri, id_attribute)
+    if not plan.enveloped:
+        return _reparsed(_digested(element, plan, expected))
+    # Without an InclusiveNamespaces PrefixList, exclusive c14n renders only the namespaces
+    # the copied nodes use, which deepcopy keeps; a PrefixList may name an unused prefix
+    # declared above ``element``, which only the serialised copy (all in-scope
+    # namespaces, as signxml gets it) still declares.
+    copy = deepcopy(element) if plan.prefixes is None else detach()
+    copy.tail = None  # deepcopy keeps the tail; it is outside the element (and its c14n)
+    signature = copy.find(_SIGNATURE)  # the one _lean_plan read, at the same place
+    if signature is None:
+        raise _NotLean
+    _remove_keeping_tail(signature)
+    payload = _digested(copy, plan, expected)
+    # The copy is what was digested: unless it holds nodes c14n drops, reading it reads the
+    # signed bytes, and parsing those again would only rebuild it.
+    return copy if _faithful(copy) else _reparsed(payload)
 
 
 def _signature_config(*, accept_sha1: bool, now: dt.datetime) -> SignatureConfiguration:
@@ -422,6 +470,30 @@ def verify_signature(root: etree._Element, cert: x509.Certificate, *, id_attribu
             pass  # not mutated: _lean_plan raises before the tree is touched
     return _verify_signxml(root, cert, id_attribute=id_attribute, accept_sha1=accept_sha1,
                            now=now, validate_schema=validate_schema)
+
+
+def verify_enveloped_signature(element: etree._Element, cert: x509.Certificate, *,
+                               id_attribute: str, accept_sha1: bool, now: dt.datetime,
+                               lean: bool, detach: Callable[[], etree._Element]
+                               ) -> etree._Element:
+    """``verify_signature`` for ``element``'s own ds:Signature child (the SAML assertion's),
+    without changing the message ``element`` is in.
+
+    The caller must have proven that ``element`` is the only element of the whole document
+    carrying the referenced ID. The lean path reads the signature in the message and applies
+    the enveloped-signature transform to a copy; the result is the signed element (the copy,
+    or its canonical bytes parsed again when it holds comments or processing instructions).
+    Anything outside the lean profile is verified by signxml on ``detach()``, a detached copy
+    with every in-scope namespace, without its XML-DSig schema pass (the caller validated).
+    """
+    if lean:
+        try:
+            return _verify_lean_enveloped(element, cert, id_attribute=id_attribute, now=now,
+                                          detach=detach)
+        except _NotLean:
+            pass  # the message was not touched
+    return _verify_signxml(detach(), cert, id_attribute=id_attribute, accept_sha1=accept_sha1,
+                           now=now, validate_schema=False)
 
 
 def verify_signature_in_place(root: etree._Element, target: etree._Element,
