@@ -1,9 +1,10 @@
 """What full XUA checks cost an ITI-55 (XCPD) responder: queries/s and p99, with vs without.
 
     python -m bench.xcpd_trust_overhead [--people 20000] [--queries 3000] [--concurrency 8]
-                                        [--reuse 10]
+                                        [--reuse 10] [--rounds 3]
 
-Same population, same queries, same server build, run three times on loopback:
+Same population, same queries, same server build; each round (``--rounds``) runs three
+cases back to back on loopback, and the ratios are taken within a round:
 
 1. ``trust.require_assertion = false`` (no wsse:Security checks);
 2. ``trust.require_assertion = true``: every request carries a wsu:Timestamp and a SAML 2.0
@@ -19,7 +20,9 @@ Same population, same queries, same server build, run three times on loopback:
 Runs 2 and 3 are also over mutual TLS (HTTPS, client certificate required and verified against
 a test network CA, keep-alive connections as gateways use them); run 1 is plain HTTP, so the
 ratios are the whole cost of trust. Assertions are signed beforehand (the client's signing
-cost is not measured). Writes ``bench/results/xcpd_trust_overhead.json``.
+cost is not measured). Besides the process CPU per query, the event-loop thread's CPU is
+reported: that thread runs TLS records, the XML and the XUA gate, and is what saturates.
+Writes ``bench/results/xcpd_trust_overhead.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import json
 import os
 import signal
 import ssl
+import statistics
 import subprocess
 import sys
 import time
@@ -156,6 +160,12 @@ def with_assertions(requests: list[tuple[bytes, int | None]], *, reuse: int = 1
     return out
 
 
+def _loop_thread_cpu_s(pid: int) -> float:
+    """CPU seconds of the server's main thread (the event loop: HTTP, XML, the XUA gate)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(work: Path, *, trust: bool, concurrency: int, reuse: int = 1) -> dict[str, Any]:
     with serve(work, trust=trust) as (port, proc):
         requests = request_bodies(work, port)
@@ -164,45 +174,89 @@ def measure(work: Path, *, trust: bool, concurrency: int, reuse: int = 1) -> dic
         warm = min(300, len(requests) // 10)
         tls = client_tls(work) if trust else None
         asyncio.run(drive([port], requests[:warm], concurrency, tls))
-        cpu0 = process_cpu_s(proc.pid)
+        cpu0, loop0 = process_cpu_s(proc.pid), _loop_thread_cpu_s(proc.pid)
         wall, latencies, answers = asyncio.run(drive([port], requests[warm:], concurrency, tls))
         cpu_ms = (process_cpu_s(proc.pid) - cpu0) * 1000 / len(latencies)
+        loop_ms = (_loop_thread_cpu_s(proc.pid) - loop0) * 1000 / len(latencies)
     latencies.sort()
     n = len(latencies)
     return {"queries": n, "queries_per_s": round(n / wall), "p50_ms": round(latencies[n // 2], 2),
             "p99_ms": round(latencies[int(n * 0.99)], 2),
             "server_cpu_ms_per_query": round(cpu_ms, 2),
+            "loop_thread_cpu_ms_per_query": round(loop_ms, 2),
             "request_bytes_mean": round(sum(len(b) for b, _ in requests) / len(requests)),
             **score_answers(answers), "load_average_during": load_average()}
 
 
+def _cost(run: dict[str, Any], plain: dict[str, Any]) -> dict[str, float]:
+    return {"throughput_ratio": round(run["queries_per_s"] / plain["queries_per_s"], 3),
+            "p99_ratio": round(run["p99_ms"] / plain["p99_ms"], 3),
+            "added_server_cpu_ms_per_query": round(
+                run["server_cpu_ms_per_query"] - plain["server_cpu_ms_per_query"], 2),
+            "added_loop_thread_cpu_ms_per_query": round(
+                run["loop_thread_cpu_ms_per_query"] - plain["loop_thread_cpu_ms_per_query"], 2),
+            "cpu_ratio": round(plain["server_cpu_ms_per_query"]
+                               / run["server_cpu_ms_per_query"], 3)}
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each round measures the three cases back to back; ratios are taken within a round (the
+    shared machine's load drifts between rounds) and their median is the headline."""
+    out: dict[str, Any] = {"rounds": rounds}
+    for case in ("with_assertion", "with_assertion_reused"):
+        costs = [r[case]["cost"] for r in rounds]
+        out[case] = {key: _median([c[key] for c in costs]) for key in costs[0]}
+    return out
+
+
 def render(r: dict[str, Any]) -> None:
     """Our own section of docs/benchmarks.md (``<!-- xcpd_trust:start -->``)."""
-    reuse = r["with_assertion_reused"]["requests_per_assertion"]
-    rows = [("without assertion", r["without_assertion"], None),
-            ("mTLS + full XUA checks, new assertion per request", r["with_assertion"], r),
-            (f"mTLS + full XUA checks, assertion reused x{reuse}", r["with_assertion_reused"],
-             r["reused"])]
+    reuse = r["requests_per_assertion"]
+    rounds = r["rounds"]
+    loads = [run[case]["load_average_during"] for run in rounds
+             for case in ("without_assertion", "with_assertion", "with_assertion_reused")]
     lines = ["## XCPD responder: cost of full XUA assertion checks (trust overhead)", "",
-             f"{r['people']:,} patients, {r['without_assertion']['queries']:,} timed ITI-55 "
-             f"queries, {r['concurrency']} connections, one `imx serve` process; assertions "
-             "and Timestamp signatures made beforehand. Run "
-             f"{r['when']}, 1-min load average {r['load_average_at_end']} at the end "
-             "(shared 2-CPU machine). The first run is plain HTTP with no checks; the other two "
-             "are HTTPS with a verified client certificate (keep-alive connections, the client "
-             "on the same two cores) plus every XUA check. Target: throughput with trust >= "
-             "0.7x without. Earlier the same day, XUA checks alone (plain HTTP) measured 0.65x "
-             "(new assertion each request) and 0.77x (reused), see docs/trust-xua.md.",
+             f"{r['people']:,} patients, {rounds[0]['without_assertion']['queries']:,} timed "
+             f"ITI-55 queries per case, {r['concurrency']} keep-alive connections, one `imx "
+             "serve` process; assertions and Timestamp signatures made beforehand (the client's "
+             "signing is not measured). Each round runs three cases back to back: plain HTTP "
+             "without checks; HTTPS with a verified client certificate plus every XUA check and "
+             "a new signed assertion per request; the same with each assertion reused for "
+             f"{reuse} requests (a fresh signed Timestamp on each). {len(rounds)} rounds, "
+             f"finished {r['when']}, 1-min load average {min(loads)}-{max(loads)} during the "
+             "cases (shared 2-CPU machine, the client on the same cores). Target (Trust issue): "
+             "trust costs at most 30 % of the time per query, i.e. throughput >= 0.77x and p99 "
+             "<= 1.3x without. Ratios are taken within a round; the last row is their median. "
+             "Loop-thread CPU is the server's event-loop thread, where TLS records, the XML "
+             "and the XUA gate run.",
              "Command: `python -m bench.xcpd_trust_overhead`; details in docs/trust-xua.md.", "",
-             "| run | queries/s | ratio | p50 ms | p99 ms | server CPU ms/query | "
-             "added CPU ms | load during |",
-             "|---|---|---|---|---|---|---|---|"]
-    for label, run, cost in rows:
-        ratio = f"{cost['throughput_ratio']:.2f}" if cost else "1"
-        added = f"{cost['added_server_cpu_ms_per_query']:.2f}" if cost else "-"
-        lines.append(f"| {label} | {run['queries_per_s']} | {ratio} | {run['p50_ms']} | "
-                     f"{run['p99_ms']} | {run['server_cpu_ms_per_query']} | {added} | "
-                     f"{run['load_average_during']} |")
+             "| round | plain q/s | new assertion: q/s, ratio | reused: q/s, ratio | p99 ms "
+             "plain / new / reused | server CPU ms/query plain / new / reused | loop-thread CPU "
+             "ms/query plain / new / reused |",
+             "|---|---|---|---|---|---|---|"]
+    for n, run in enumerate(rounds, 1):
+        plain, new, reused = (run["without_assertion"], run["with_assertion"],
+                              run["with_assertion_reused"])
+        lines.append(
+            f"| {n} | {plain['queries_per_s']} | {new['queries_per_s']}, "
+            f"{new['cost']['throughput_ratio']:.2f} | {reused['queries_per_s']}, "
+            f"{reused['cost']['throughput_ratio']:.2f} | {plain['p99_ms']} / {new['p99_ms']} / "
+            f"{reused['p99_ms']} | {plain['server_cpu_ms_per_query']} / "
+            f"{new['server_cpu_ms_per_query']} / {reused['server_cpu_ms_per_query']} | "
+            f"{plain['loop_thread_cpu_ms_per_query']} / {new['loop_thread_cpu_ms_per_query']} / "
+            f"{reused['loop_thread_cpu_ms_per_query']} |")
+    new, reused = r["with_assertion"], r["with_assertion_reused"]
+    lines.append(
+        f"| **median** | | **{new['throughput_ratio']:.2f}** (p99 {new['p99_ratio']:.2f}x) | "
+        f"**{reused['throughput_ratio']:.2f}** (p99 {reused['p99_ratio']:.2f}x) | | "
+        f"+{new['added_server_cpu_ms_per_query']:.2f} / "
+        f"+{reused['added_server_cpu_ms_per_query']:.2f} ms | "
+        f"+{new['added_loop_thread_cpu_ms_per_query']:.2f} / "
+        f"+{reused['added_loop_thread_cpu_ms_per_query']:.2f} ms |")
     replace_section("xcpd_trust", lines)
 
 
@@ -213,6 +267,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--reuse", type=int, default=10,
                         help="requests per assertion in the session-reuse run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the three cases, back to back (ratios per round)")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite the docs section from the last results")
     args = parser.parse_args()
@@ -221,22 +277,16 @@ def main() -> None:
         return
     iti55.CACHE = ROOT / ".cache" / "xcpd_trust"  # our own copy: the ITI-55 bench may be running
     work = build_data(args.people, args.queries, 3)
-    plain = measure(work, trust=False, concurrency=args.concurrency)
-    checked = measure(work, trust=True, concurrency=args.concurrency)
-    reused = measure(work, trust=True, concurrency=args.concurrency, reuse=args.reuse)
-
-    def cost(run: dict[str, Any]) -> dict[str, float]:
-        return {"throughput_ratio": round(run["queries_per_s"] / plain["queries_per_s"], 3),
-                "added_server_cpu_ms_per_query": round(
-                    run["server_cpu_ms_per_query"] - plain["server_cpu_ms_per_query"], 2),
-                "cpu_ratio": round(plain["server_cpu_ms_per_query"]
-                                   / run["server_cpu_ms_per_query"], 3)}
-
-    save("xcpd_trust_overhead", {
-        "people": args.people, "concurrency": args.concurrency, "without_assertion": plain,
-        "with_assertion": checked, **cost(checked),
-        "with_assertion_reused": {**reused, "requests_per_assertion": args.reuse},
-        "reused": cost(reused)})
+    rounds = []
+    for _ in range(args.rounds):
+        plain = measure(work, trust=False, concurrency=args.concurrency)
+        checked = measure(work, trust=True, concurrency=args.concurrency)
+        reused = measure(work, trust=True, concurrency=args.concurrency, reuse=args.reuse)
+        rounds.append({"without_assertion": plain,
+                       "with_assertion": {**checked, "cost": _cost(checked, plain)},
+                       "with_assertion_reused": {**reused, "cost": _cost(reused, plain)}})
+    save("xcpd_trust_overhead", {"people": args.people, "concurrency": args.concurrency,
+                                 "requests_per_assertion": args.reuse, **summarise(rounds)})
     render(json.loads((RESULTS / "xcpd_trust_overhead.json").read_text()))
 
 
