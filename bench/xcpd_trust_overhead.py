@@ -233,7 +233,8 @@ def render(r: dict[str, Any]) -> None:
              "<= 1.3x without. Ratios are taken within a round; the last row is their median. "
              "Loop-thread CPU is the server's event-loop thread, where TLS records, the XML "
              "and the XUA gate run.",
-             "Command: `python -m bench.xcpd_trust_overhead`; details in docs/trust-xua.md.", "",
+             "Command: `python -m bench.xcpd_trust_overhead`; every run, the profile and what "
+             "changed: docs/trust-xua.md (Cost).", "",
              "| round | plain q/s | new assertion: q/s, ratio | reused: q/s, ratio | p99 ms "
              "plain / new / reused | server CPU ms/query plain / new / reused | loop-thread CPU "
              "ms/query plain / new / reused |",
@@ -253,10 +254,10 @@ def render(r: dict[str, Any]) -> None:
     lines.append(
         f"| **median** | | **{new['throughput_ratio']:.2f}** (p99 {new['p99_ratio']:.2f}x) | "
         f"**{reused['throughput_ratio']:.2f}** (p99 {reused['p99_ratio']:.2f}x) | | "
-        f"+{new['added_server_cpu_ms_per_query']:.2f} / "
-        f"+{reused['added_server_cpu_ms_per_query']:.2f} ms | "
-        f"+{new['added_loop_thread_cpu_ms_per_query']:.2f} / "
-        f"+{reused['added_loop_thread_cpu_ms_per_query']:.2f} ms |")
+        f"added: new +{new['added_server_cpu_ms_per_query']:.2f}, "
+        f"reused +{reused['added_server_cpu_ms_per_query']:.2f} | "
+        f"added: new +{new['added_loop_thread_cpu_ms_per_query']:.2f}, "
+        f"reused +{reused['added_loop_thread_cpu_ms_per_query']:.2f} |")
     replace_section("xcpd_trust", lines)
 
 
