@@ -42,12 +42,16 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIterator[NodeServices]:
+async def open_node(settings: Settings, *, auto_upgrade: bool = True,
+                    primary: bool = True) -> AsyncIterator[NodeServices]:
     """Open the node's stores and services; close them on exit.
 
     Args:
         settings: the effective settings.
         auto_upgrade: apply pending database migrations first (``imx db upgrade``).
+        primary: False in an extra HTTP worker process (``http.workers``): the node-wide
+            background jobs (ATNA shipping, directory sync) stay with the primary, which
+            ships the audit records the workers put in the shared outbox.
     """
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     metadata = await build_metadata_store(settings.storage, auto_upgrade=auto_upgrade)
@@ -59,7 +63,8 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
         if settings.audit.enabled:  # ATNA: store + enqueue, shipped by one background task
             atna = build_atna(settings, SqlAuditSink(metadata), _audit_tls(settings))
             audit = atna.sink
-            await atna.start()
+            if primary:
+                await atna.start()
         ingest = IngestService(
             metadata=metadata, blobs=blobs, quarantine=FileQuarantine(settings.storage.quarantine_dir),
             audit=audit, clock=clock, settings=settings.ingest, node=settings.node,
@@ -72,7 +77,7 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
         if settings.manifests.enabled:
             ingest.add_listener(manifests)
         peers = _peer_gateway(settings)
-        directory, close_directory = await _open_directory(settings)
+        directory, close_directory = await _open_directory(settings, sync=primary)
         network = NetworkService(
             settings=settings.initiating, home_community_id=settings.node.home_community_id,
             directory=directory, peers=peers,
@@ -103,7 +108,7 @@ async def open_node(settings: Settings, *, auto_upgrade: bool = True) -> AsyncIt
             await close_directory()
             await ingest.drain()  # background header indexing finishes before the store closes
     finally:
-        if atna is not None:
+        if atna is not None and primary:
             await atna.stop()
         await metadata.close()
 
@@ -118,7 +123,7 @@ def _audit_tls(settings: Settings) -> ssl.SSLContext:
                               crl_files=tls.crl_files, min_version=tls.min_version)
 
 
-async def _open_directory(settings: Settings
+async def _open_directory(settings: Settings, *, sync: bool = True
                           ) -> tuple[PeerDirectory, Callable[[], Awaitable[None]]]:
     """Routing: the configured communities, then (with ``directory.url``) the directory cache,
     kept in sync by a background task; the node routes from the cache when the directory is
@@ -130,6 +135,8 @@ async def _open_directory(settings: Settings
 
         return static, nothing
     cache = await DirectoryCache.open(settings.storage.data_dir / "directory-cache.sqlite")
+    if not sync:  # an HTTP worker reads the cache the primary keeps in sync
+        return ChainedDirectory(static, cache), cache.close
     key = settings.directory.api_key
     client = DirectoryClient(settings.directory.url,
                              api_key=key.get_secret_value() if key is not None else None)

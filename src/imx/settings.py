@@ -61,6 +61,10 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = 4 * 1024 * 1024 * 1024  # STOW / MTOM bodies (streamed)
     max_xml_bytes: int = 20 * 1024 * 1024
     insecure_plain_http: bool = True  # allowed on loopback only; TLS settings come with trust
+    # Processes accepting on the HTTP socket (docs/architecture.md "Scaling out"): the extra
+    # ones serve the stateless endpoints (SOAP, DICOMweb, health) only, so the JSON API and
+    # the portal (retrieval jobs and sessions live in one process) must be off.
+    workers: int = Field(default=1, ge=1, le=32)
 
 
 class TlsSettings(BaseModel):
@@ -391,6 +395,10 @@ class Settings(BaseSettings):
         out += [f"{name} {bind} beyond loopback needs TLS, which this listener does not speak "
                 "yet: bind it to loopback behind a TLS tunnel (docs/trust-pki.md)"
                 for name, bind, enabled in plain if enabled and not _is_loopback(bind)]
+        if self.http.workers > 1 and (self.api.enabled or self.portal.enabled):
+            out.append("http.workers > 1 serves SOAP, DICOMweb and /healthz only: set "
+                       "api.enabled=false and portal.enabled=false (their retrieval jobs and "
+                       "sessions live in one process)")
         if not self.tls.enabled and not self.http.insecure_plain_http:
             out.append("http.insecure_plain_http=false needs tls.cert_file, tls.key_file and "
                        "tls.trust_bundle")

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 import uvicorn
@@ -23,8 +24,11 @@ log = logging.getLogger(__name__)
 
 def register(app: typer.Typer) -> None:
     @app.command("serve")
-    def serve(config: ConfigOption = None) -> None:
-        """Serve the node: DICOMweb + DIMSE (C-ECHO/STORE/FIND/GET/MOVE)."""
+    def serve(config: ConfigOption = None,
+              worker_fd: Annotated[int | None, typer.Option(
+                  hidden=True, help="internal: serve HTTP on this inherited socket")] = None,
+              ) -> None:
+        """Serve the node: SOAP gateway, DICOMweb, JSON API, portal + DIMSE and MLLP."""
         settings = settings_from(config)
         problems = settings.problems()
         if problems:
@@ -35,10 +39,15 @@ def register(app: typer.Typer) -> None:
         # pynetdicom logs every request at INFO (and identifiers at DEBUG): keep PHI out.
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_node(settings))
+            if worker_fd is not None:
+                from imx.cli.serve_workers import primary_pid, run_http_worker
+
+                asyncio.run(run_http_worker(settings, worker_fd, primary_pid()))
+            else:
+                asyncio.run(run_node(settings, config))
 
 
-async def run_node(settings: Settings) -> None:
+async def run_node(settings: Settings, config_path: Path | None = None) -> None:
     """Run every listener of the node until cancelled or SIGINT/SIGTERM."""
     # Imported here so `imx --help` and the other commands stay light.
     from imx.dimse.server import DimseServer
@@ -65,9 +74,19 @@ async def run_node(settings: Settings) -> None:
         config = http_server_config(services, host=settings.http.host, port=settings.http.port,
                                     lifespan="on")
         server = uvicorn.Server(config)
+        sockets, workers = None, []
+        if settings.http.workers > 1:  # started once the database is migrated
+            from imx.cli.serve_workers import bind_http_socket, start_http_workers
+
+            sockets = [bind_http_socket(settings.http.host, settings.http.port)]
+            workers = start_http_workers(sockets[0], settings.http.workers - 1, config_path)
         try:
-            await server.serve()
+            await server.serve(sockets=sockets)
         finally:
+            if workers:
+                from imx.cli.serve_workers import stop_http_workers
+
+                await asyncio.to_thread(stop_http_workers, workers)
             for task in (*tasks, index_task):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
