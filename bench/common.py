@@ -96,6 +96,28 @@ def load_average() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
+def _spin(n: int) -> float:
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i % 7
+    return (time.perf_counter() - t0) * 1000
+
+
+def cpu_calibration(n: int = 3_000_000) -> dict[str, object]:
+    """The same pure-Python loop alone and in two processes at once (ms each): whether both
+    CPUs of this shared VM run at full speed right now. A wide gap between the two means
+    the second CPU is partly taken by others, and every two-process figure reads lower."""
+    import concurrent.futures
+    import multiprocessing
+
+    alone = _spin(n)
+    ctx = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        pair = sorted(pool.map(_spin, [n, n]))
+    return {"alone_ms": round(alone), "two_at_once_ms": [round(t) for t in pair]}
+
+
 def machine() -> dict[str, str]:
     cpu = ""
     with contextlib.suppress(OSError):
