@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -15,10 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from imx.model.patient_discovery import InstanceIdentifier, PatientDemographics, PersonName
 from imx.settings import Settings
+from imx.transactions.iti55_xcpd import TRANSACTION
+from imx.transactions.iti55_xcpd.request import build_request
+from imx.wire.addressing import build_request_headers
+from imx.wire.soap import build_envelope
+from imx.wire.xml import serialize
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "samples"
-ITI55_REQUEST = SAMPLES / "iti55-request.xml"
 SOAP = ("application/soap+xml; charset=UTF-8; "
         'action="urn:hl7-org:v3:PRPA_IN201305UV02:CrossGatewayPatientDiscovery"')
 
@@ -85,7 +90,16 @@ def _serve(tmp: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], s
 
 
 def _xcpd(url: str) -> httpx.Response:
-    return httpx.post(f"{url}/xcpd", content=ITI55_REQUEST.read_bytes(),
+    body = build_request(
+        message_id=InstanceIdentifier(root="1.2.3.4", extension="m1"),
+        created_at=dt.datetime.now(dt.UTC), sender_device_id="1.2.3.4.1",
+        sender_home_community_id="1.2.3.4", receiver_device_id="1.2.3.5",
+        query_id=InstanceIdentifier(root="1.2.3.4.2", extension="q1"),
+        demographics=PatientDemographics(names=(PersonName(given=("Ana",), family="Smith"),),
+                                         gender="F", birth_date=dt.date(1970, 1, 2)))
+    envelope = build_envelope(body, build_request_headers(
+        TRANSACTION.request_action, f"{url}/xcpd", "urn:uuid:0b0c5a54-1b1e-4c59-9e7e-5a1f0e9d0c11"))
+    return httpx.post(f"{url}/xcpd", content=serialize(envelope),
                       headers={"content-type": SOAP}, timeout=10)
 
 
