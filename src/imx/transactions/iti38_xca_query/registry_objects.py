@@ -20,14 +20,31 @@ from imx.transactions.iti38_xca_query.codes import (
 from imx.wire.dtm import format_dtm
 from imx.wire.ebrim import classification, external_identifier, localized_name, rim, slot
 
-__all__ = ["build_association", "build_registry_package"]
+__all__ = ["author_classification", "build_association", "build_registry_package", "child_id"]
 
 Element = etree._Element
 
 
-def _child_id(owner: str, name: str) -> str:
-    # Deterministic ids for composed objects (stable across responses).
+def child_id(owner: str, name: str) -> str:
+    """Deterministic ids for an object's classifications and identifiers (stable across
+    responses, so an initiator sees the same id for the same thing)."""
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, owner + '#' + name)}"
+
+
+def author_classification(scheme: str, owner: str, *, person: str,
+                          institution: str) -> Element | None:
+    """The author Classification (ITI TF-3 4.2.3.1.4) of a DocumentEntry or SubmissionSet;
+    None when neither authorPerson nor authorInstitution is known."""
+    author_slots = []
+    if person:
+        author_slots.append(slot("authorPerson", [person]))
+    if institution:
+        author_slots.append(slot("authorInstitution", [institution]))
+    if not author_slots:
+        return None
+    return classification(classification_scheme=scheme, classified_object=owner,
+                          node_representation="", object_id=child_id(owner, "author"),
+                          slots=author_slots)
 
 
 def build_registry_package(submission_set: SubmissionSet, home_community_id: str) -> Element:
@@ -41,24 +58,18 @@ def build_registry_package(submission_set: SubmissionSet, home_community_id: str
     el.append(slot("submissionTime", [format_dtm(ss.submission_time)]))
     if ss.title:
         el.append(localized_name("Name", ss.title))
-    author_slots = []
-    if ss.author_person:
-        author_slots.append(slot("authorPerson", [ss.author_person]))
-    if ss.author_institution:
-        author_slots.append(slot("authorInstitution", [ss.author_institution]))
-    if author_slots:
-        el.append(classification(
-            classification_scheme=SubmissionSetScheme.AUTHOR.value,
-            classified_object=ss.entry_uuid, node_representation="",
-            object_id=_child_id(ss.entry_uuid, "author"), slots=author_slots))
+    author = author_classification(SubmissionSetScheme.AUTHOR.value, ss.entry_uuid,
+                                   person=ss.author_person, institution=ss.author_institution)
+    if author is not None:
+        el.append(author)
     code = ss.content_type_code
     el.append(classification(
         classification_scheme=SubmissionSetScheme.CONTENT_TYPE_CODE.value,
         classified_object=ss.entry_uuid, node_representation=code.code,
-        object_id=_child_id(ss.entry_uuid, "contentType"), coding_scheme=code.scheme,
+        object_id=child_id(ss.entry_uuid, "contentType"), coding_scheme=code.scheme,
         display_name=code.display or code.code))
     # ITI TF-3 4.2.3.3: the classification that says "this RegistryPackage is a SubmissionSet".
-    etree.SubElement(el, rim("Classification"), id=_child_id(ss.entry_uuid, "node"),
+    etree.SubElement(el, rim("Classification"), id=child_id(ss.entry_uuid, "node"),
                      objectType=ObjectType.CLASSIFICATION.value,
                      classifiedObject=ss.entry_uuid, classificationNode=SUBMISSION_SET_NODE)
     for scheme, value, name in (
@@ -68,7 +79,7 @@ def build_registry_package(submission_set: SubmissionSet, home_community_id: str
     ):
         el.append(external_identifier(
             identification_scheme=scheme.value, registry_object=ss.entry_uuid, value=value,
-            object_id=_child_id(ss.entry_uuid, name), name=f"XDSSubmissionSet.{name}"))
+            object_id=child_id(ss.entry_uuid, name), name=f"XDSSubmissionSet.{name}"))
     return el
 
 

@@ -7,7 +7,6 @@ RegistryError's ``location`` is the responding community (ITI TF-2b 3.38.4.1.3).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 
 from lxml import etree
@@ -23,8 +22,10 @@ from imx.transactions.iti38_xca_query.codes import (
     Severity,
 )
 from imx.transactions.iti38_xca_query.registry_objects import (
+    author_classification,
     build_association,
     build_registry_package,
+    child_id,
 )
 from imx.wire.dtm import format_dtm, parse_dtm
 from imx.wire.ebrim import (
@@ -100,15 +101,10 @@ def build_registry_error_list(errors: Sequence[RegistryErrorItem], home_communit
     return el
 
 
-def _child_id(entry_uuid: str, name: str) -> str:
-    # Deterministic ids for the entry's classifications (stable across responses).
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, entry_uuid + '#' + name)}"
-
-
 def _coded(entry: DocumentEntry, scheme: Scheme, code: Code, name: str) -> Element:
     return classification(
         classification_scheme=scheme.value, classified_object=entry.entry_uuid,
-        node_representation=code.code, object_id=_child_id(entry.entry_uuid, name),
+        node_representation=code.code, object_id=child_id(entry.entry_uuid, name),
         coding_scheme=code.scheme, display_name=code.display or code.code,
     )
 
@@ -143,17 +139,11 @@ def build_extrinsic_object(entry: DocumentEntry, home_community_id: str) -> Elem
         eo.append(s)
     eo.append(localized_name("Name", entry.title))
     eo.append(etree.Element(rim("VersionInfo"), versionName="1"))
-    author_slots = []
-    if entry.author_person:
-        author_slots.append(slot("authorPerson", [entry.author_person]))
-    if entry.author_institution:
-        author_slots.append(slot("authorInstitution", [entry.author_institution]))
-    if author_slots:
-        eo.append(classification(
-            classification_scheme=Scheme.AUTHOR.value, classified_object=entry.entry_uuid,
-            node_representation="", object_id=_child_id(entry.entry_uuid, "author"),
-            slots=author_slots,
-        ))
+    author = author_classification(Scheme.AUTHOR.value, entry.entry_uuid,
+                                   person=entry.author_person,
+                                   institution=entry.author_institution)
+    if author is not None:
+        eo.append(author)
     eo.append(_coded(entry, Scheme.CLASS_CODE, entry.class_code, "class"))
     eo.append(_coded(entry, Scheme.CONFIDENTIALITY_CODE, entry.confidentiality_code, "conf"))
     for i, code in enumerate(entry.event_codes):
@@ -165,11 +155,11 @@ def build_extrinsic_object(entry: DocumentEntry, home_community_id: str) -> Elem
     eo.append(_coded(entry, Scheme.TYPE_CODE, entry.type_code, "type"))
     eo.append(external_identifier(
         identification_scheme=Scheme.PATIENT_ID.value, registry_object=entry.entry_uuid,
-        value=entry.patient_id.to_cx(), object_id=_child_id(entry.entry_uuid, "pid"),
+        value=entry.patient_id.to_cx(), object_id=child_id(entry.entry_uuid, "pid"),
         name="XDSDocumentEntry.patientId"))
     eo.append(external_identifier(
         identification_scheme=Scheme.UNIQUE_ID.value, registry_object=entry.entry_uuid,
-        value=entry.document_unique_id, object_id=_child_id(entry.entry_uuid, "uid"),
+        value=entry.document_unique_id, object_id=child_id(entry.entry_uuid, "uid"),
         name="XDSDocumentEntry.uniqueId"))
     return eo
 
