@@ -126,16 +126,25 @@ class DimseServer:
             (evt.EVT_C_GET, h.on_get),
             (evt.EVT_C_MOVE, h.on_move),
         ]
-        server = self._ae.start_server((cfg.host, cfg.port), block=False, evt_handlers=handlers)
+        ssl_context = None
+        if cfg.tls:
+            from imx.security.tls import server_ssl_context_from
+
+            # PS3.15 B.9: TLS 1.2+, client certificate required (verified against the
+            # network's trust bundle and CRLs, as on the HTTP listener).
+            ssl_context = server_ssl_context_from(self._services.settings.tls)
+        server = self._ae.start_server((cfg.host, cfg.port), block=False, evt_handlers=handlers,
+                                       ssl_context=ssl_context)
         if server is None:  # only with block=True
             raise RuntimeError("pynetdicom did not return a server")
-        accept = server.get_request
+        if ssl_context is None:  # the quick-ACK socket cannot be re-wrapped once TLS is on it
+            accept = server.get_request
 
-        def get_request() -> tuple[socket.socket, tuple[str, int]]:
-            sock, address = accept()
-            return _QuickAckSocket.wrap(sock), address
+            def get_request() -> tuple[socket.socket, tuple[str, int]]:
+                sock, address = accept()
+                return _QuickAckSocket.wrap(sock), address
 
-        server.get_request = get_request  # type: ignore[method-assign]
+            server.get_request = get_request  # type: ignore[method-assign]
         self._server = server
         return int(server.server_address[1])
 
