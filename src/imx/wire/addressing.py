@@ -59,6 +59,8 @@ class AddressingHeaders:
 _HEADER_NAMES: Final = ("Action", "MessageID", "To", "ReplyTo", "RelatesTo", "From", "FaultTo")
 #: Header block names this module processes (pass to ``soap.check_must_understand``).
 UNDERSTOOD_HEADERS: Final = frozenset(f"{{{ns}}}{n}" for ns in _NAMESPACES for n in _HEADER_NAMES)
+# The qualified names of each header in every accepted WS-Addressing namespace.
+_TAGS: Final = {n: frozenset(f"{{{ns}}}{n}" for ns in _NAMESPACES) for n in _HEADER_NAMES}
 
 
 def _text(block: Element, name: str) -> str:
@@ -69,11 +71,8 @@ def _text(block: Element, name: str) -> str:
 
 
 def _find(headers: Sequence[Element], name: str) -> str | None:
-    values = {
-        _text(h, name)
-        for h in headers
-        if isinstance(h.tag, str) and h.tag in {f"{{{ns}}}{name}" for ns in _NAMESPACES}
-    }
+    tags = _TAGS[name]
+    values = {_text(h, name) for h in headers if h.tag in tags}
     if len(values) > 1:
         # SOAP Binding §6.4.1 InvalidAddressingHeader (identical duplicates are tolerated:
         # zeep with its WSA plugin repeats the same headers).
@@ -83,7 +82,7 @@ def _find(headers: Sequence[Element], name: str) -> str | None:
 
 def _reply_to(headers: Sequence[Element]) -> str | None:
     for h in headers:
-        if isinstance(h.tag, str) and h.tag in {f"{{{ns}}}ReplyTo" for ns in _NAMESPACES}:
+        if h.tag in _TAGS["ReplyTo"]:
             address = next(
                 (a for a in h if a.tag == f"{{{etree.QName(h).namespace}}}Address"), None
             )
