@@ -44,13 +44,18 @@ def _decode(payload: str) -> AuditRecord:
     return AuditRecord(**data)
 
 
+_INSERT_AUDIT = A.insert()
+
+
 def _insert(conn: sa.Connection, record: AuditRecord, header: str | None, body: bytes | None,
             now: dt.datetime) -> int:
-    inserted = conn.execute(A.insert().values(
-        occurred_at=record.occurred_at, event=record.event[:80], outcome=record.outcome[:20],
-        source=record.source[:200], transaction=record.transaction[:40],
-        payload=audit_to_json(record),
-    )).inserted_primary_key
+    # One constant statement with bound parameters: SQLAlchemy compiles it once (a new
+    # ``.values(...)`` statement per record was re-keyed for the compile cache every time).
+    inserted = conn.execute(_INSERT_AUDIT, {
+        "occurred_at": record.occurred_at, "event": record.event[:80],
+        "outcome": record.outcome[:20], "source": record.source[:200],
+        "transaction": record.transaction[:40], "payload": audit_to_json(record),
+    }).inserted_primary_key
     if inserted is None:
         raise StoreError("audit insert returned no key")
     pk = int(inserted[0])
