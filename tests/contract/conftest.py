@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from imx.storage.engine import create_engine, create_write_engine
 from imx.storage.files import FileBlobStore
 from imx.storage.migrate import upgrade
 from imx.storage.sql_store import SqlMetadataStore
 from tests.fakes import InMemoryBlobStore, InMemoryMetadataStore
+from tests.support.stores import sqlite_store
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -23,12 +23,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield InMemoryMetadataStore()
         return
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'imx.sqlite3'}"
-        engine = create_engine(url)
-        await upgrade(engine)
-        s = SqlMetadataStore(engine, create_write_engine(url))
-        yield s
-        await s.close()
+        async with sqlite_store(tmp_path / "imx.sqlite3") as s:
+            yield s
         return
     url = request.getfixturevalue("postgres_url")
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -30,12 +30,10 @@ from imx.runtime import open_node
 from imx.security.tls import client_ssl_context
 from imx.settings import load_settings
 from imx.storage import schema
-from imx.storage.engine import create_engine, create_write_engine
-from imx.storage.migrate import upgrade
 from imx.storage.sql_audit import SqlAuditSink
-from imx.storage.sql_store import SqlMetadataStore
 from imx.wire.schemas import validate
 from tests.support.server import running_node
+from tests.support.stores import sqlite_store
 from tests.unit.audit.records import US, initiator, responder
 
 WAIT_S = 15.0
@@ -189,14 +187,8 @@ async def receiver(pki: Pki) -> AsyncIterator[Receiver]:
 
 @contextlib.asynccontextmanager
 async def _journal(db: Path) -> AsyncIterator[SqlAuditSink]:
-    url = f"sqlite+aiosqlite:///{db}"
-    engine = create_engine(url)
-    await upgrade(engine)
-    store = SqlMetadataStore(engine, create_write_engine(url))
-    try:
+    async with sqlite_store(db) as store:
         yield SqlAuditSink(store)
-    finally:
-        await store.close()
 
 
 @contextlib.asynccontextmanager

@@ -44,8 +44,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> PkiNetwork:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, network: PkiNetwork) -> Iterator[NodeThread]:
-    tls = {"cert_file": network.server.cert_file, "key_file": network.server.key_file,
-           "trust_bundle": network.trust_bundle, "crl_files": [network.crl]}
+    tls = network.server_tls()
     with running_node(tmp_path_factory.mktemp("mtls-node"), tls=tls) as n:
         yield n
 

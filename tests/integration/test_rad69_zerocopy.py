@@ -174,8 +174,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> PkiNetwork:
 
 def test_over_mutual_tls_the_same_bytes_without_sendfile(
         tmp_path: Path, network: PkiNetwork, sendfile_bytes: list[int]) -> None:
-    tls = {"cert_file": network.server.cert_file, "key_file": network.server.key_file,
-           "trust_bundle": network.trust_bundle, "crl_files": [network.crl]}
+    tls = network.server_tls()
     ctx = client_ssl_context(cert_file=network.client.cert_file,
                              key_file=network.client.key_file, trust_bundle=network.trust_bundle)
     with running_node(tmp_path, tls=tls) as node:

@@ -31,6 +31,11 @@ class PkiNetwork:
     expired: Credential
     foreign: Credential  # a well-formed certificate from a CA outside the network
 
+    def server_tls(self) -> dict[str, object]:
+        """The ``[tls]`` settings of a node serving with ``server`` (CRL included)."""
+        return {"cert_file": self.server.cert_file, "key_file": self.server.key_file,
+                "trust_bundle": self.trust_bundle, "crl_files": [self.crl]}
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

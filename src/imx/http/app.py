@@ -79,7 +79,7 @@ def build_app(services: NodeServices) -> NodeApp:
 
     soap = SoapEndpoint(services)
 
-    async def soap_route(request: Request) -> object:
+    async def soap_route(request: Request) -> Response:
         return await soap.handle(request)
 
     routes = [

@@ -18,7 +18,6 @@ from typing import Any
 from lxml import etree
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from imx.errors import GatewayError, MalformedMessageError, MissingParameterError, UnsupportedError
 from imx.http.soap_errors import registry_error_code
@@ -63,7 +62,7 @@ from imx.wire.soap import (
 )
 from imx.wire.xml import serialize
 
-__all__ = ["soap_routes"]
+__all__ = ["PATHS", "SoapEndpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -338,13 +337,3 @@ class SoapEndpoint:
             detail=type(exc).__name__
             + (f" wsse:{exc.fault}" if isinstance(exc, SecurityHeaderError) else ""),
             **_requester_fields(request), **_atna_fields(request)))
-
-
-def soap_routes(services: NodeServices) -> list[Route]:
-    soap = SoapEndpoint(services)
-
-    async def endpoint(request: Request) -> Response:
-        return await soap.handle(request)
-
-    return [Route(path, endpoint, methods=["POST"]) for path in PATHS]
-

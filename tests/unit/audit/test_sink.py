@@ -15,23 +15,18 @@ from imx.audit.syslog import build_message, parse_message
 from imx.errors import StoreError
 from imx.model.audit import AuditRecord
 from imx.storage import schema
-from imx.storage.engine import create_engine, create_write_engine
-from imx.storage.migrate import upgrade
 from imx.storage.migrations import m0003_audit_outbox
 from imx.storage.sql_audit import SqlAuditSink
 from imx.storage.sql_store import SqlMetadataStore
 from imx.wire.schemas import validate
+from tests.support.stores import sqlite_store
 from tests.unit.audit.records import AT, PATIENT, US, initiator, responder
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlMetadataStore]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'imx.sqlite3'}"
-    engine = create_engine(url)
-    await upgrade(engine)
-    s = SqlMetadataStore(engine, create_write_engine(url))
-    yield s
-    await s.close()
+    async with sqlite_store(tmp_path / "imx.sqlite3") as s:
+        yield s
 
 
 def _sink(journal: object, woken: list[int]) -> AtnaAuditSink:

@@ -28,9 +28,6 @@ from imx.model.patient_discovery import (
 from imx.services.ingest import IngestService, IngestStatus
 from imx.services.patient_discovery import PatientDiscoveryService
 from imx.settings import IngestSettings, NodeSettings
-from imx.storage.engine import create_engine, create_write_engine
-from imx.storage.migrate import upgrade
-from imx.storage.sql_store import SqlMetadataStore
 from tests.fakes import (
     FakeClock,
     InMemoryBlobStore,
@@ -38,6 +35,7 @@ from tests.fakes import (
     InMemoryQuarantine,
     RecordingAuditSink,
 )
+from tests.support.stores import sqlite_store
 
 CT = Path(get_testdata_file("CT_small.dcm")).read_bytes()
 AUTHORITY = NodeSettings().default_assigning_authority
@@ -50,12 +48,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         yield InMemoryMetadataStore()
         return
-    url = f"sqlite+aiosqlite:///{tmp_path / 'imx.sqlite3'}"
-    engine = create_engine(url)
-    await upgrade(engine)
-    s = SqlMetadataStore(engine, create_write_engine(url))
-    yield s
-    await s.close()
+    async with sqlite_store(tmp_path / "imx.sqlite3") as s:
+        yield s
 
 
 def header(sop: str, *, address: str | None = None, phones: list[str] | None = None,
