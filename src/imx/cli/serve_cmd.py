@@ -76,8 +76,9 @@ async def run_node(settings: Settings, config_path: Path | None = None) -> None:
         server = uvicorn.Server(config)
         sockets, workers = None, []
         if settings.http.workers > 1:  # started once the database is migrated
-            from imx.cli.serve_workers import bind_http_socket, start_http_workers
+            from imx.cli.serve_workers import bind_http_socket, share_accepts, start_http_workers
 
+            share_accepts(config)
             sockets = [bind_http_socket(settings.http.host, settings.http.port)]
             workers = start_http_workers(sockets[0], settings.http.workers - 1, config_path)
         try:

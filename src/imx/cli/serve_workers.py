@@ -26,7 +26,14 @@ import uvicorn
 
 from imx.settings import Settings
 
-__all__ = ["bind_http_socket", "run_http_worker", "start_http_workers", "stop_http_workers"]
+__all__ = [
+    "SharedListener",
+    "bind_http_socket",
+    "run_http_worker",
+    "share_accepts",
+    "start_http_workers",
+    "stop_http_workers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +45,47 @@ def primary_pid() -> int:
     return int(os.environ.get(PRIMARY_PID_ENV) or os.getppid())
 
 
-def bind_http_socket(host: str, port: int) -> socket.socket:
+LISTEN_BACKLOG = 2048  # the kernel's queue of connections not yet accepted
+
+
+class SharedListener(socket.socket):
+    """The node's listening socket, shared by every HTTP process.
+
+    asyncio accepts up to ``backlog`` connections each time the socket turns readable
+    (``selector_events._accept_connection``), and uvicorn passes its ``backlog`` there and to
+    ``listen()``. With the default (2048) a process back from a long turn of its loop took
+    every connection waiting, however busy it was. ``share_accepts`` sets the per-wakeup
+    count to 1, so a process takes one connection per turn and one that is idle in
+    ``epoll_wait`` gets the next; this class keeps the kernel's queue at ``LISTEN_BACKLOG``
+    whatever count ``listen()`` is given. It is a race, not a balancer: connections opened in
+    one burst while every process is idle (a client starting 8-16 keep-alive connections at
+    once, on a 2-CPU machine where that client holds the other CPU) can still all land on
+    one process (docs/architecture.md, Scaling out).
+    """
+
+    def listen(self, backlog: int = LISTEN_BACKLOG) -> None:  # noqa: ARG002 - see docstring
+        super().listen(LISTEN_BACKLOG)
+
+
+def bind_http_socket(host: str, port: int) -> SharedListener:
     """The listening socket every process accepts on (inheritable by the children)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=2048)
-    sock.set_inheritable(True)
-    return sock
+    sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+    # proto must read IPPROTO_TCP (create_server leaves 0): the accepted sockets copy it, and
+    # asyncio sets TCP_NODELAY only on sockets whose proto says TCP (base_events._set_nodelay).
+    # Without it Nagle held each answer's last segment for the client's delayed ACK: ~40 ms
+    # per XCPD query on the primary's connections (measured: 22 queries/s on one connection).
+    shared = SharedListener(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    # Linux also hands TCP_NODELAY on to accepted sockets; set for any other acceptor.
+    shared.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    shared.set_inheritable(True)
+    return shared
+
+
+def share_accepts(config: uvicorn.Config) -> uvicorn.Config:
+    """One connection accepted per wakeup of the event loop (see ``SharedListener``)."""
+    config.backlog = 1
+    return config
 
 
 def start_http_workers(sock: socket.socket, count: int, config: Path | None,
@@ -86,12 +128,12 @@ async def run_http_worker(settings: Settings, fd: int, parent: int) -> None:
     from imx.cli.serve_cmd import http_server_config
     from imx.runtime import open_node
 
-    sock = socket.socket(fileno=fd)
+    sock = SharedListener(fileno=fd)
     async with open_node(settings, auto_upgrade=False, primary=False) as services:
         tasks = [asyncio.create_task(services.manifests.run(), name="manifests"),
                  asyncio.create_task(services.ingest.run_indexer(), name="indexer")]
-        config = http_server_config(services, host=settings.http.host,
-                                    port=settings.http.port, lifespan="on")
+        config = share_accepts(http_server_config(services, host=settings.http.host,
+                                                  port=settings.http.port, lifespan="on"))
         server = uvicorn.Server(config)
         tasks.append(asyncio.create_task(_exit_with_parent(server, parent), name="parent"))
         try:
