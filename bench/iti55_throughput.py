@@ -46,9 +46,9 @@ from bench.common import (
     ROOT,
     cpu_calibration,
     load_average,
-    process_cpu_s,
     replace_section,
     save,
+    tree_cpu_s,
 )
 from bench.peers.orthanc import free_port
 from imx.matching.model import SSN_ROOT, Demographics
@@ -300,13 +300,7 @@ def _summary(wall: float, latencies: list[float]) -> dict[str, Any]:
 
 def _tree_cpu_s(proc: subprocess.Popen[bytes]) -> float:
     """CPU seconds of ``imx serve`` and its HTTP workers (children)."""
-    pids = [proc.pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == proc.pid:
-                    pids.append(int(entry.name))
-    return sum(process_cpu_s(pid) for pid in pids)
+    return tree_cpu_s(proc.pid)
 
 
 def run(people: int, queries: int, concurrency: int, servers: int, rate: float,

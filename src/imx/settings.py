@@ -309,6 +309,9 @@ class TrustSettings(BaseModel):
     # Also demand the initiator's signature over wsu:Timestamp (holder-of-key proof, §5.1);
     # when present it is always verified.
     require_timestamp_signature: bool = False
+    # Verify assertions in a child process of each HTTP process (off its GIL; the same
+    # checks, docs/trust-xua.md); false verifies them inline on the event loop.
+    verifier_process: bool = True
 
 
 class AuditSettings(BaseModel):

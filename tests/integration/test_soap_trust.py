@@ -50,7 +50,9 @@ def node(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     with running_node(tmp, trust={"require_assertion": True, "trust_bundle": bundle,
                                   "allowed_purposes_of_use": ["OPERATIONS"],
                                   "rate_limit_per_minute": 3}) as n:
+        verifier = n.xua_verifier()  # every request below is verified in the child process
         yield n
+        assert verifier.inline_count == 0, "some requests were verified inline"
 
 
 def message(security: etree._Element | None) -> etree._Element:

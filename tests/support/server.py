@@ -85,6 +85,26 @@ class NodeThread:
         """Run a coroutine on the node's loop (its stores live there)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
 
+    def xua_verifier(self) -> Any:
+        """The SOAP endpoint's XUA verifier process, started and ready (trust on, and
+        ``trust.verifier_process``): the hostile-request suites then run through it."""
+        app = self._server.config.loaded_app if self._server is not None else None
+        while app is not None and not hasattr(app, "soap"):
+            app = getattr(app, "app", None)
+        verifier = app.soap._trust._verifier if app is not None else None  # noqa: SLF001
+        assert verifier is not None, "no XUA verifier process in this node"
+
+        async def started() -> None:
+            verifier.start()
+            for _ in range(500):
+                if verifier.ready:
+                    return
+                await asyncio.sleep(0.02)
+            raise AssertionError("the XUA verifier process did not start")
+
+        self.call(started())
+        return verifier
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True

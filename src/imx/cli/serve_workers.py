@@ -63,7 +63,7 @@ class SharedListener(socket.socket):
     one process (docs/architecture.md, Scaling out).
     """
 
-    def listen(self, backlog: int = LISTEN_BACKLOG) -> None:  # noqa: ARG002 - see docstring
+    def listen(self, backlog: int = LISTEN_BACKLOG) -> None:
         super().listen(LISTEN_BACKLOG)
 
 

@@ -61,15 +61,23 @@ class NodeApp(Starlette):
 
 
 @contextlib.asynccontextmanager
-async def _serving(_app: Starlette) -> AsyncIterator[None]:
-    """Once the node is up: move everything built at start (modules, schemas, matching tables,
-    ~140k objects) out of the collector's sight and collect the young generation less often.
-    Full collections otherwise rescanned that heap every few seconds under load: 15-25 ms of
-    a held GIL each, the largest part of the XCPD p99 (measured with gc.callbacks)."""
+async def _serving(app: Starlette) -> AsyncIterator[None]:
+    """Once the node is up: start the SOAP endpoint's XUA verifier process, then move
+    everything built at start (modules, schemas, matching tables, ~140k objects) out of the
+    collector's sight and collect the young generation less often. Full collections otherwise
+    rescanned that heap every few seconds under load: 15-25 ms of a held GIL each, the largest
+    part of the XCPD p99 (measured with gc.callbacks)."""
+    soap = app.soap if isinstance(app, NodeApp) else None
+    if soap is not None:
+        soap.start()
     gc.collect()
     gc.freeze()
     gc.set_threshold(7000, 20, 20)
-    yield
+    try:
+        yield
+    finally:
+        if soap is not None:
+            await soap.aclose()
 
 
 def build_app(services: NodeServices) -> NodeApp:

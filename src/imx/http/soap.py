@@ -142,6 +142,13 @@ class SoapEndpoint:
         self._home = services.settings.node.home_community_id
         self._trust = SoapTrust(services.settings, services.clock, paths=PATHS)
 
+    def start(self) -> None:
+        """Once serving: start what the endpoint runs beside it (the XUA verifier process)."""
+        self._trust.start()
+
+    async def aclose(self) -> None:
+        await self._trust.aclose()
+
     async def handle(self, request: Request) -> Response:
         settings = self._s.settings.http
         try:

@@ -28,6 +28,7 @@ from imx.security.xua import (
 from imx.security.xua.chain import load_trust_anchors
 from imx.security.xua.errors import RateLimitedError, WsSecurityFault
 from imx.security.xua.policy import tls_peer_matches
+from imx.security.xua.verifier_process import VerifierProcess
 from imx.settings import Settings
 
 try:  # the mTLS peer identity (imx.security.tls); the org-match check needs it
@@ -68,6 +69,18 @@ class SoapTrust:
             require_timestamp_signature=trust.require_timestamp_signature)
         self._purposes = PurposeOfUsePolicy(trust.allowed_purposes_of_use)
         self._rate = RateLimiter(per_minute=trust.rate_limit_per_minute)
+        # The gate in a child process (verifier_process.py): off this process's GIL.
+        self._verifier = (VerifierProcess(self._config)
+                          if self.required and trust.verifier_process else None)
+
+    def start(self) -> None:
+        """Start the verifier process now (else at the first request); needs a running loop."""
+        if self._verifier is not None:
+            self._verifier.start()
+
+    async def aclose(self) -> None:
+        if self._verifier is not None:
+            await self._verifier.aclose()
 
     async def authenticate(self, headers: Sequence[etree._Element]) -> VerifiedAssertion | None:
         """None when assertions are not required; else the verified requester.
@@ -78,9 +91,11 @@ class SoapTrust:
         if not self.required:
             return None
         now = self._clock.now()
+        if self._verifier is not None:
+            return await self._verifier.verify(headers, now)
         header = parse_security_header(headers, now=now, clock_skew=self._skew)
-        # 1-3 ms of CPU, run inline: handing it to a worker thread made both threads wait on
-        # the GIL's 5 ms switch interval and cost more than the work (docs/trust-xua.md).
+        # Inline (verifier_process off): a worker thread was tried and lost to the GIL's
+        # hand-over, which cost more than the work (docs/trust-xua.md).
         return verify_assertion(header.element, trust=self._config, now=now)
 
     def authorize(self, scope: Mapping[str, Any], verified: VerifiedAssertion | None) -> None:

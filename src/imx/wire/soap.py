@@ -29,6 +29,7 @@ __all__ = [
     "check_must_understand",
     "is_must_understand",
     "not_understood_headers",
+    "header_blocks",
     "parse_envelope",
     "soap",
 ]
@@ -110,6 +111,15 @@ def _element_children(parent: Element) -> list[Element]:
     return [c for c in parent if isinstance(c.tag, str)]
 
 
+def header_blocks(root: Element, children: list[Element] | None = None) -> tuple[Element, ...]:
+    """The element children of the envelope's env:Header (first child), as ``parse_envelope``
+    reads them; empty when there is no Header."""
+    children = _element_children(root) if children is None else children
+    if children and children[0].tag == soap("Header"):
+        return tuple(_element_children(children[0]))
+    return ()
+
+
 def parse_envelope(root: Element) -> SoapMessage:
     """Read a SOAP 1.2 envelope (from ``wire.xml.parse_xml``).
 
@@ -129,9 +139,8 @@ def parse_envelope(root: Element) -> SoapMessage:
     if root.tag != soap("Envelope"):
         raise MalformedMessageError("document element is not a SOAP 1.2 Envelope")
     children = _element_children(root)
-    headers: tuple[Element, ...] = ()
+    headers = header_blocks(root, children)
     if children and children[0].tag == soap("Header"):
-        headers = tuple(_element_children(children[0]))
         children = children[1:]
     # Part 1 §5.1: Envelope = Header? Body, nothing after the Body.
     if len(children) != 1 or children[0].tag != soap("Body"):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from typing import ClassVar
 
 from imx.cli.serve_workers import LISTEN_BACKLOG, SharedListener, bind_http_socket
 
 
 class _Keep(asyncio.Protocol):
-    transports: list[asyncio.Transport] = []
+    transports: ClassVar[list[asyncio.Transport]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)

@@ -55,7 +55,7 @@ from imx.security.xua.xmldsig import (
 )
 from imx.wire.schemas import validate
 
-__all__ = ["TrustConfig", "VerifiedAssertion", "verify_assertion"]
+__all__ = ["TrustConfig", "VerifiedAssertion", "verified_copy", "verify_assertion"]
 
 _SAML = NS["saml2"]
 _DS = NS["ds"]
@@ -495,3 +495,11 @@ def verify_assertion(security: etree._Element, *, trust: TrustConfig,
         signer_subject=facts.signer_subject,
         signer_certificate_sha256=facts.signer_sha256,
         signer_certificate=facts.certificates[0], _seal=_SEAL)
+
+
+def verified_copy(values: dict[str, object], signer_certificate: x509.Certificate
+                  ) -> VerifiedAssertion:
+    """The ``VerifiedAssertion`` that ``verify_assertion`` returned in imx's own verifier
+    process (``verifier_process.py``), rebuilt in the node's process from its fields."""
+    return VerifiedAssertion(**values, signer_certificate=signer_certificate,  # type: ignore[arg-type]
+                             _seal=_SEAL)
