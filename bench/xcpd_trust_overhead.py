@@ -11,7 +11,8 @@ cases back to back on loopback, and the ratios are taken within a round:
    assertion signed by a test CA's gateway certificate (RSA-2048, RSA-SHA256, exc-c14n), and
    the responder parses the header, validates the assertion against the SAML XSD, checks the
    chain, the signature (``xmldsig.py``), window, audience, attributes and the purpose-of-use
-   policy; a new assertion for every request (the worst case);
+   policy (in its XUA verifier child process, ``trust.verifier_process``, the default); a new
+   assertion for every request (the worst case);
 3. the same, but each assertion is reused for ``--reuse`` consecutive requests (one initiator
    session, as Carequality peers do), each request with its own freshly signed wsu:Timestamp:
    the responder's verified-assertion cache answers the repeats, the Timestamp signature is
@@ -20,8 +21,8 @@ cases back to back on loopback, and the ratios are taken within a round:
 Runs 2 and 3 are also over mutual TLS (HTTPS, client certificate required and verified against
 a test network CA, keep-alive connections as gateways use them); run 1 is plain HTTP, so the
 ratios are the whole cost of trust. Assertions are signed beforehand (the client's signing
-cost is not measured). Besides the process CPU per query, the event-loop thread's CPU is
-reported: that thread runs TLS records, the XML and the XUA gate, and is what saturates.
+cost is not measured). Server CPU per query counts ``imx serve`` and its children (the
+verifier); the event-loop thread's CPU is reported too.
 Writes ``bench/results/xcpd_trust_overhead.json``.
 """
 
@@ -234,8 +235,10 @@ def render(r: dict[str, Any]) -> None:
              "cases (shared 2-CPU machine, the client on the same cores). Target (Trust issue): "
              "trust costs at most 30 % of the time per query, i.e. throughput >= 0.77x and p99 "
              "<= 1.3x without. Ratios are taken within a round; the last row is their median. "
-             "Loop-thread CPU is the server's event-loop thread, where TLS records, the XML "
-             "and the XUA gate run.",
+             "The XUA gate runs in the server's verifier child process (`trust.verifier_process`, "
+             "the default); server CPU counts `imx serve` and that child. Loop-thread CPU is "
+             "the server's event-loop thread (TLS records, the XML, handing the envelope to the "
+             "verifier).",
              "Command: `python -m bench.xcpd_trust_overhead`; every run, the profile and what "
              "changed: docs/trust-xua.md (Cost).", "",
              "| round | plain q/s | new assertion: q/s, ratio | reused: q/s, ratio | p99 ms "
