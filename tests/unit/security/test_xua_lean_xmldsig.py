@@ -9,6 +9,7 @@ to signxml, never judged by the lean path.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import random
@@ -26,6 +27,7 @@ from imx.security.xua import (
     SecurityHeaderError,
     TrustConfig,
     VerifiedAssertion,
+    WsSecurityFault,
     build_assertion,
     parse_security_header,
     verify_assertion,
@@ -98,7 +100,8 @@ XMLSEC = shutil.which("xmlsec1")
 EC = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
 
-def _signed_with_prefix_list(prefixes: str, *, ancestor_xs: bool, work: Path) -> bytes:
+def _signed_with_prefix_list(prefixes: str, *, ancestor_xs: bool, work: Path,
+                             key_info: bool = False) -> bytes:
     """An assertion signed by xmlsec1 (an independent implementation) with an
     InclusiveNamespaces PrefixList on both canonicalisations (Exc-C14N §3)."""
     assertion = build_assertion(user(), assertion_id="_prefixes", now=NOW,
@@ -118,6 +121,12 @@ def _signed_with_prefix_list(prefixes: str, *, ancestor_xs: bool, work: Path) ->
     e(ref, "DigestMethod", Algorithm="http://www.w3.org/2001/04/xmlenc#sha256")
     e(ref, "DigestValue")
     e(sig, "SignatureValue")
+    if key_info:  # the signer's certificate, as XUA senders include it (SPEC-NOTES §5.4)
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        der = pki().signer.cert.public_bytes(Encoding.DER)
+        e(e(e(sig, "KeyInfo"), "X509Data"), "X509Certificate").text = (
+            base64.b64encode(der).decode())
     assertion.find(f"{{{SAML}}}Issuer").addnext(sig)
     template, out = work / "template.xml", work / "signed.xml"
     key = work / "key.pem"
@@ -140,8 +149,7 @@ def _signed_with_prefix_list(prefixes: str, *, ancestor_xs: bool, work: Path) ->
 @pytest.mark.skipif(XMLSEC is None, reason="xmlsec1 not installed (scripts/system-deps)")
 @pytest.mark.parametrize("ancestor_xs", [False, True])
 def test_inclusive_namespace_prefix_lists_agree(ancestor_xs: bool, tmp_path: Path) -> None:
-    # Our SAML XSD refuses ec:InclusiveNamespaces inside the assertion's signature (step 2),
-    # so this compares the two XML-DSig paths directly, on the assertion in its header.
+    # The two XML-DSig paths directly, on the assertion in its header (the whole gate below).
     data = _signed_with_prefix_list("xs xsi", ancestor_xs=ancestor_xs, work=tmp_path)
     header = parse_xml(data)[0][0]
     assertion = header.find(f"{{{SAML}}}Assertion")
@@ -238,3 +246,25 @@ def test_random_damage_gets_the_same_verdict_from_both_paths() -> None:
             verdicts.get(outcome[0] if outcome[0] != "refused" else outcome[1], 0) + 1)
     # the sample really exercised the signature checks, not only the parser
     assert sum(v for k, v in verdicts.items() if k not in {"ok", "malformed"}) > 100, verdicts
+
+
+@pytest.mark.skipif(XMLSEC is None, reason="xmlsec1 not installed (scripts/system-deps)")
+@pytest.mark.parametrize("prefixes", ["xs", "xs xsi", "#default xs"])
+def test_an_assertion_signed_with_a_prefix_list_passes_the_whole_gate(
+        prefixes: str, tmp_path: Path) -> None:
+    # OpenSAML / WSS4J sign with <ec:InclusiveNamespaces PrefixList="xs"/>: schema, chain,
+    # signature and attributes must all accept it (it was refused as schema-invalid).
+    data = _signed_with_prefix_list(prefixes, ancestor_xs=True, work=tmp_path, key_info=True)
+    config = TrustConfig(trust_anchors=(pki().ca.cert,),
+                         audiences=frozenset({OUR_HCID}))
+    headers = list(parse_xml(data)[0])
+    security = parse_security_header(headers, now=NOW, clock_skew=dt.timedelta(minutes=5))
+    verified = verify_assertion(security.element, trust=config, now=NOW)
+    assert verified.assertion_id == "_prefixes"
+    assert verified.organization == "Lakeside Health"
+    tampered = data.replace(b"Lakeside Health", b"Mallory Health")
+    headers = list(parse_xml(tampered)[0])
+    security = parse_security_header(headers, now=NOW, clock_skew=dt.timedelta(minutes=5))
+    with pytest.raises(SecurityHeaderError) as caught:
+        verify_assertion(security.element, trust=config, now=NOW)
+    assert caught.value.fault is WsSecurityFault.FAILED_CHECK
