@@ -246,3 +246,56 @@ def test_header_signature_over_something_else_is_failed_check() -> None:
     h = security_header()
     h[-1].find(f".//{{{DSIG}}}Reference").set("URI", "#" + assertion_of(h).get("ID"))
     assert refused(envelope(h)) is F.FAILED_CHECK
+
+
+# --- NHIN Access Consent Policy: an assertion as evidence inside the assertion -------------
+
+def with_evidence(*, place: str = "inside") -> bytes:
+    """A signed assertion carrying AuthzDecisionStatement/Evidence/Assertion (SAML core 2.7.4,
+    NHIN ACP, SPEC-NOTES §5.2); ``place`` moves the evidence assertion elsewhere."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from imx.security.xua import build_assertion, sign_assertion
+    from imx.security.xua.wssecurity import wrap_signed_assertion
+
+    der = pki().signer.cert.public_bytes(Encoding.DER)
+    outer = build_assertion(user(), assertion_id="_outer", now=NOW, ttl=SKEW,
+                            confirmation_certificate_der=der)
+    evidence_assertion = build_assertion(user(subject_id="Consent Registry"),
+                                         assertion_id="_consent", now=NOW, ttl=SKEW)
+    statement = etree.SubElement(outer, f"{{{SAML}}}AuthzDecisionStatement",
+                                 Resource="urn:oid:1.2.3.4", Decision="Permit")
+    etree.SubElement(statement, f"{{{SAML}}}Action",
+                     Namespace="urn:oasis:names:tc:SAML:1.0:action:rwedc").text = "Execute"
+    evidence = etree.SubElement(statement, f"{{{SAML}}}Evidence")
+    if place == "inside":
+        evidence.append(evidence_assertion)
+    signed = sign_assertion(outer, key=pki().signer.key, cert_chain=[pki().signer.cert])
+    header = wrap_signed_assertion(signed, signing_key=pki().signer.key, now=NOW, ttl=SKEW)
+    if place == "added-after-signing":
+        header.find(f".//{{{SAML}}}Evidence").append(evidence_assertion)
+    elif place == "beside":  # a second assertion in wsse:Security, not evidence
+        header.append(evidence_assertion)
+    elif place == "evidence-of-evidence":
+        inner = header.find(f".//{{{SAML}}}Evidence")
+        inner.append(evidence_assertion)
+        deeper = copy.deepcopy(statement)
+        deeper.find(f"{{{SAML}}}Evidence").append(
+            build_assertion(user(), assertion_id="_deeper", now=NOW, ttl=SKEW))
+        evidence_assertion.append(deeper)
+    return envelope(header)
+
+
+def test_an_evidence_assertion_inside_the_signed_assertion_is_accepted() -> None:
+    verified = verify(with_evidence())
+    assert verified.assertion_id == "_outer"
+    assert verified.subject_id == user().subject_id  # the evidence is never read
+
+
+@pytest.mark.parametrize(("place", "fault"), [
+    ("beside", F.INVALID_SECURITY),  # two assertions in the header: wrapping
+    ("added-after-signing", F.FAILED_CHECK),  # not covered by the signature
+    ("evidence-of-evidence", F.INVALID_SECURITY),  # only one level is evidence
+])
+def test_evidence_anywhere_else_is_refused(place: str, fault: WsSecurityFault) -> None:
+    assert refused(with_evidence(place=place)) is fault

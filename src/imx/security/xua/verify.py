@@ -4,6 +4,8 @@ Order of checks, each refusal a ``SecurityHeaderError`` with its WSS 1.1 §12 fa
 
 1. exactly one saml2:Assertion in the whole envelope, a direct child of wsse:Security, whose ID
    no other element carries (XML signature wrapping needs a second assertion or a second ID);
+   the only other assertions allowed are evidence inside it
+   (AuthzDecisionStatement/Evidence, NHIN Access Consent Policy), never read;
 2. SAML 2.0 schema; exactly one ds:Signature, a direct child of the Assertion;
 3. the X.509 certificate in its KeyInfo chains to a trust anchor (``chain.py``);
 4. the signature verifies (``xmldsig.py``: a lean exc-c14n/RSA-SHA2 path for the XUA profile,
@@ -75,6 +77,8 @@ _NAME_ID = f"{{{_SAML}}}NameID"
 _CONDITIONS = f"{{{_SAML}}}Conditions"
 _AUDIENCE_RESTRICTION = f"{{{_SAML}}}AudienceRestriction"
 _AUDIENCE = f"{{{_SAML}}}Audience"
+_AUTHZ_DECISION = f"{{{_SAML}}}AuthzDecisionStatement"
+_EVIDENCE = f"{{{_SAML}}}Evidence"
 _TIMESTAMP_ID = f"{{{_WSU}}}Id"
 _ALLOWED_TRANSFORMS: Final = frozenset({
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
@@ -162,9 +166,20 @@ def _id_counts(root: etree._Element, wanted: frozenset[str]) -> dict[str, int]:
     return counts
 
 
+def _evidence(security: etree._Element) -> list[etree._Element]:
+    """Assertions carried as evidence of an authorization decision inside the header's
+    assertion (Assertion/AuthzDecisionStatement/Evidence/Assertion: SAML core 2.7.4.3, the
+    NHIN Access Consent Policy, SPEC-NOTES §5.2). They are content of the signed assertion,
+    covered by its signature, and never read: no other place or depth is allowed."""
+    return _under(security, _ASSERTION, _AUTHZ_DECISION, _EVIDENCE, _ASSERTION)
+
+
 def _locate(security: etree._Element) -> tuple[etree._Element, dict[str, int]]:
     root = security.getroottree().getroot()
     assertions = list(root.iter(_ASSERTION))
+    if len(assertions) > 1:
+        evidence = _evidence(security)
+        assertions = [a for a in assertions if a not in evidence]
     if not assertions:
         raise SecurityHeaderError("no SAML assertion in the security header",
                                   fault=Fault.SECURITY_TOKEN_UNAVAILABLE)
