@@ -299,3 +299,39 @@ def test_an_evidence_assertion_inside_the_signed_assertion_is_accepted() -> None
 ])
 def test_evidence_anywhere_else_is_refused(place: str, fault: WsSecurityFault) -> None:
     assert refused(with_evidence(place=place)) is fault
+
+
+# --- HL7 v3 PurposeOfUse codes (IHE XUA, newer eHealth Exchange / TEFCA profiles) ----------
+
+def signed_with_purpose(code: str, code_system: str) -> bytes:
+    from imx.security.xua import build_assertion, sign_assertion
+
+    unsigned = build_assertion(user(), assertion_id="_hl7pou", now=NOW, ttl=SKEW)
+    for attribute in unsigned.iter(f"{{{SAML}}}Attribute"):
+        if attribute.get("Name") == AttributeName.PURPOSE_OF_USE:
+            ce = attribute[0][0]
+            ce.set("code", code)
+            ce.set("codeSystem", code_system)
+            ce.set("codeSystemName", "PurposeOfUse")
+    signed = sign_assertion(unsigned, key=pki().signer.key, cert_chain=[pki().signer.cert])
+    h = security_header()
+    h.replace(assertion_of(h), signed)
+    return envelope(h)
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("TREAT", PurposeOfUse.TREATMENT), ("ETREAT", PurposeOfUse.EMERGENCY),
+    ("HPAYMT", PurposeOfUse.PAYMENT), ("PUBHLTH", PurposeOfUse.PUBLICHEALTH)])
+def test_hl7_purpose_of_use_codes_read_as_their_nhin_equals(code: str,
+                                                             expected: PurposeOfUse) -> None:
+    assert verify(signed_with_purpose(code, "2.16.840.1.113883.5.8")).purpose_of_use is expected
+
+
+@pytest.mark.parametrize(("code", "system"), [
+    ("FAMRQT", "2.16.840.1.113883.5.8"),  # HL7 code without an NHIN equal
+    ("TREATMENT", "2.16.840.1.113883.5.8"),  # an NHIN code under the HL7 system
+    ("TREAT", "2.16.840.1.113883.3.18.7.1"),  # an HL7 code under the NHIN system
+    ("TREATMENT", "1.2.3.4"),  # another code system
+])
+def test_purpose_codes_from_the_wrong_system_are_refused(code: str, system: str) -> None:
+    assert refused(signed_with_purpose(code, system)) is F.INVALID_SECURITY_TOKEN

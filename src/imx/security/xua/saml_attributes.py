@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Final
+
 from lxml import etree
 
 from imx.security.xua.attributes import (
@@ -89,10 +91,36 @@ def _coded(value: etree._Element | None, tags: tuple[str, ...]) -> tuple[str, st
             ce.get("displayName") or "")
 
 
+# HL7 v3 PurposeOfUse (ActReason, 2.16.840.1.113883.5.8) codes that have an NHIN equal:
+# IHE XUA and newer eHealth Exchange / TEFCA profiles send these instead of the NHIN codes.
+HL7_PURPOSE_OF_USE_CODE_SYSTEM: Final = "2.16.840.1.113883.5.8"
+_HL7_TO_NHIN: Final = {
+    "TREAT": PurposeOfUse.TREATMENT,
+    "ETREAT": PurposeOfUse.EMERGENCY,
+    "HPAYMT": PurposeOfUse.PAYMENT,
+    "HOPERAT": PurposeOfUse.OPERATIONS,
+    "PUBHLTH": PurposeOfUse.PUBLICHEALTH,
+    "HRESCH": PurposeOfUse.RESEARCH,
+    "PATRQT": PurposeOfUse.REQUEST,
+    "COVERAGE": PurposeOfUse.COVERAGE,
+    "HMARKT": PurposeOfUse.MARKETING,
+    "HSYSADMIN": PurposeOfUse.SYSADMIN,
+    "HLEGAL": PurposeOfUse.LEGAL,
+    "DONAT": PurposeOfUse.DONATION,
+    "DISASTER": PurposeOfUse.DISASTER,
+    "THREAT": PurposeOfUse.THREAT,
+}
+
+
 def _purpose(value: etree._Element | None, code_system: str) -> PurposeOfUse:
     code, system, _ = _coded(value, _PURPOSE_TAGS)
+    if system == HL7_PURPOSE_OF_USE_CODE_SYSTEM:
+        mapped = _HL7_TO_NHIN.get(code.upper())
+        if mapped is None:
+            raise _invalid("HL7 purpose of use code has no NHIN equivalent")
+        return mapped
     if system and system != code_system:
-        raise _invalid("purpose of use is not from the NHIN code system")
+        raise _invalid("purpose of use is not from the NHIN or HL7 PurposeOfUse code system")
     try:
         return PurposeOfUse(code.upper())
     except ValueError:
