@@ -197,7 +197,9 @@ def serve(work: Path, workers: int = 1) -> Iterator[tuple[int, subprocess.Popen[
 
 
 async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int,
-                body: bytes) -> bytes:
+                body: bytes) -> tuple[bytes, bool]:
+    """One ITI-55 POST on a keep-alive connection: the answer, and whether the server said
+    ``Connection: close`` (http.max_requests_per_connection), i.e. the caller must reconnect."""
     writer.write(b"POST /xcpd HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                  b'Content-Type: application/soap+xml; charset=UTF-8; action="%s"\r\n'
                  b"Content-Length: %d\r\n\r\n" % (port, TRANSACTION.request_action.encode(),
@@ -206,7 +208,17 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port
     if not head.startswith(b"HTTP/1.1 200"):
         raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
     length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-    return await reader.readexactly(length)
+    return await reader.readexactly(length), _CLOSE.search(head) is not None
+
+
+_CLOSE = re.compile(rb"(?i)\r\nconnection: *close\r\n")
+
+
+async def _open(port: int, ssl_context: ssl.SSLContext | None
+                ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(
+        "127.0.0.1", port, ssl=ssl_context,
+        server_hostname="127.0.0.1" if ssl_context is not None else None)
 
 
 async def drive(ports: list[int], requests: list[tuple[bytes, int | None]],
@@ -217,13 +229,14 @@ async def drive(ports: list[int], requests: list[tuple[bytes, int | None]],
     it = iter(requests)
 
     async def worker(port: int) -> None:
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1", port, ssl=ssl_context,
-            server_hostname="127.0.0.1" if ssl_context is not None else None)
+        reader, writer = await _open(port, ssl_context)
         try:
             for body, expected in it:
                 t0 = time.perf_counter()
-                answer = await _post(reader, writer, port, body)
+                answer, closed = await _post(reader, writer, port, body)
+                if closed:  # as any HTTP/1.1 client: a new connection for the next request
+                    writer.close()
+                    reader, writer = await _open(port, ssl_context)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 answers.append((expected, answer))
         finally:
@@ -252,7 +265,10 @@ async def drive_open_loop(ports: list[int], requests: list[tuple[bytes, int | No
     async def one(scheduled: float, body: bytes, expected: int | None) -> None:
         port, reader, writer = await pool.get()
         try:
-            answer = await _post(reader, writer, port, body)
+            answer, closed = await _post(reader, writer, port, body)
+            if closed:
+                writer.close()
+                reader, writer = await _open(port, None)
         finally:
             pool.put_nowait((port, reader, writer))
         latencies.append((time.perf_counter() - scheduled) * 1000)

@@ -65,6 +65,19 @@ class HttpSettings(BaseModel):
     # ones serve the stateless endpoints (SOAP, DICOMweb, health) only, so the JSON API and
     # the portal (retrieval jobs and sessions live in one process) must be off.
     workers: int = Field(default=1, ge=1, le=32)
+    # Keep-alive requests per connection before "Connection: close" (0 = no limit): peers
+    # then reconnect, and the accept race spreads their connections over the workers
+    # (http/keepalive.py). Unset: 100 (Apache's MaxKeepAliveRequests default) with
+    # workers > 1, no limit with one process (a reconnection, TLS handshake included, would
+    # buy nothing there).
+    max_requests_per_connection: int | None = Field(default=None, ge=0)
+
+    @property
+    def requests_per_connection(self) -> int:
+        """The cap in force (0: none)."""
+        if self.max_requests_per_connection is not None:
+            return self.max_requests_per_connection
+        return 100 if self.workers > 1 else 0
 
 
 class TlsSettings(BaseModel):

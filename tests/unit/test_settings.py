@@ -73,3 +73,12 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "hunter2" not in result.output
     assert "**" in result.output
+
+
+def test_keep_alive_cap_is_on_only_where_it_spreads_connections() -> None:
+    from imx.settings import HttpSettings
+
+    assert HttpSettings().requests_per_connection == 0  # one process: nothing to spread
+    assert HttpSettings(workers=2).requests_per_connection == 100
+    assert HttpSettings(workers=2, max_requests_per_connection=0).requests_per_connection == 0
+    assert HttpSettings(max_requests_per_connection=7).requests_per_connection == 7

@@ -17,6 +17,9 @@ from imx.cli.options import ConfigOption, settings_from
 from imx.settings import Settings
 
 if TYPE_CHECKING:
+    import socket
+    import subprocess
+
     from imx.services.context import NodeServices
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,8 @@ async def run_node(settings: Settings, config_path: Path | None = None) -> None:
         config = http_server_config(services, host=settings.http.host, port=settings.http.port,
                                     lifespan="on")
         server = uvicorn.Server(config)
-        sockets, workers = None, []
+        sockets: list[socket.socket] | None = None
+        workers: list[subprocess.Popen[bytes]] = []
         if settings.http.workers > 1:  # started once the database is migrated
             from imx.cli.serve_workers import bind_http_socket, share_accepts, start_http_workers
 
@@ -107,15 +111,18 @@ def http_server_config(services: NodeServices, *, host: str, port: int,
     ``Settings.problems`` before we get here).
     """
     from imx.http.app import build_app
+    from imx.http.keepalive import with_request_cap
 
     settings = services.settings
     app = build_app(services)
+    cap = settings.http.requests_per_connection
     if not settings.tls.enabled:
         from imx.http.zerocopy import ZeroCopyHttpToolsProtocol
 
         # Plain HTTP sends stored instances with sendfile(2) (ASGI Zero Copy Send).
         return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                              lifespan=lifespan, http=ZeroCopyHttpToolsProtocol)
+                              lifespan=lifespan, http=with_request_cap(ZeroCopyHttpToolsProtocol,
+                                                                       cap))
     from imx.http.tls_transport import ClientCertificateGate, audit_refusal, https_config
     from imx.security.tls import ReloadingServerContext
 
@@ -125,6 +132,7 @@ def http_server_config(services: NodeServices, *, host: str, port: int,
     gated = ClientCertificateGate(app, audit=services.audit, clock=services.clock)
     return https_config(gated, ReloadingServerContext(tls), host=host, port=port,
                         on_refused=audit_refusal(services.audit, services.clock),
+                        max_requests_per_connection=cap,
                         log_level="warning", access_log=False, lifespan=lifespan)
 
 

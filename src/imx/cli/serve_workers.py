@@ -60,7 +60,8 @@ class SharedListener(socket.socket):
     whatever count ``listen()`` is given. It is a race, not a balancer: connections opened in
     one burst while every process is idle (a client starting 8-16 keep-alive connections at
     once, on a 2-CPU machine where that client holds the other CPU) can still all land on
-    one process (docs/architecture.md, Scaling out).
+    one process; ``http.max_requests_per_connection`` (http/keepalive.py) makes peers
+    reconnect now and then, so the split follows the load (docs/architecture.md).
     """
 
     def listen(self, backlog: int = LISTEN_BACKLOG) -> None:

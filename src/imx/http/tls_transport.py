@@ -28,6 +28,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from imx.http.keepalive import with_request_cap
 from imx.model.audit import AuditRecord
 from imx.ports import AuditSink, Clock
 from imx.security.tls import asgi_tls_extension, peer_identity_from_scope
@@ -127,6 +128,7 @@ class _MutualTlsAcceptor(asyncio.Protocol):
     ssl_context: Callable[[], ssl.SSLContext]
     on_refused: OnRefused
     handshakes: set[asyncio.Task[None]]  # in flight, one set per server
+    http_protocol: type[asyncio.Protocol]  # the HTTP/1.1 protocol after the handshake
     handshake_timeout_s: float = 10.0
 
     def __init__(self, config: uvicorn.Config, server_state: Any, app_state: dict[str, Any],
@@ -171,7 +173,7 @@ class _MutualTlsAcceptor(asyncio.Protocol):
             return
         if tls is None:  # the peer went away during the handshake
             return
-        pending.hand_over(tls, _HTTP_PROTOCOL(**self._http_args))
+        pending.hand_over(tls, type(self).http_protocol(**self._http_args))
 
 
 def _reason(exc: BaseException) -> str:
@@ -184,7 +186,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def https_config(app: ASGIApp, ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext], *,
-                 host: str, port: int, on_refused: OnRefused, **kwargs: Any) -> uvicorn.Config:
+                 host: str, port: int, on_refused: OnRefused, max_requests_per_connection: int = 0,
+                 **kwargs: Any) -> uvicorn.Config:
     """A uvicorn config serving ``app`` over TLS with ``ssl_context`` (client certs required).
 
     ``ssl_context`` may be a callable (``ReloadingServerContext``), asked at every handshake.
@@ -194,7 +197,9 @@ def https_config(app: ASGIApp, ssl_context: ssl.SSLContext | Callable[[], ssl.SS
     source = (lambda: fixed) if isinstance(fixed, ssl.SSLContext) else fixed
     acceptor = type("MutualTlsAcceptor", (_MutualTlsAcceptor,),
                     {"ssl_context": staticmethod(source), "on_refused": staticmethod(on_refused),
-                     "handshakes": set()})
+                     "handshakes": set(),
+                     "http_protocol": with_request_cap(_HTTP_PROTOCOL,
+                                                       max_requests_per_connection)})
     return uvicorn.Config(app, host=host, port=port, http=acceptor, **kwargs)
 
 
