@@ -325,6 +325,9 @@ class TrustSettings(BaseModel):
     # Verify assertions in a child process of each HTTP process (off its GIL; the same
     # checks, docs/trust-xua.md); false verifies them inline on the event loop.
     verifier_process: bool = True
+    # SPEC-NOTES §5.5 step 6: the asserted homeCommunityId must be an active community of
+    # the directory (or of [[communities]]); else FailedAuthentication.
+    require_known_community: bool = False
 
 
 class AuditSettings(BaseModel):

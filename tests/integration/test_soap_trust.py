@@ -396,3 +396,19 @@ def test_entities_in_the_security_header_are_refused(node: NodeThread, name: str
     assert b"<!ENTITY" in data
     assert_refused(node, data, None)
     assert b"root:" not in post(node, data).content
+
+
+# --- SPEC-NOTES §5.5 step 6: the asserted community must be on the network -------------------
+
+def test_the_asserted_community_must_be_an_active_directory_entry(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("known-community")
+    bundle = tmp / "xua-trust.pem"
+    bundle.write_bytes(pki().ca.cert_pem)
+    listed = user().home_community_id
+    with running_node(tmp, trust={"require_assertion": True, "trust_bundle": bundle,
+                                  "require_known_community": True},
+                      communities=[{"home_community_id": listed, "name": "Lakeside"}]) as n:
+        assert post(n, raw(message(header()))).status_code == 200
+        stranger = header(home_community_id="urn:oid:1.2.3.4.5.6.7")
+        assert_refused(n, raw(message(stranger)), "wsse:FailedAuthentication")

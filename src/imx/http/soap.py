@@ -140,7 +140,9 @@ class SoapEndpoint:
     def __init__(self, services: NodeServices) -> None:
         self._s = services
         self._home = services.settings.node.home_community_id
-        self._trust = SoapTrust(services.settings, services.clock, paths=PATHS)
+        self._trust = SoapTrust(services.settings, services.clock, paths=PATHS,
+                                directory=(services.network.directory
+                                           if services.network is not None else None))
 
     def start(self) -> None:
         """Once serving: start what the endpoint runs beside it (the XUA verifier process)."""

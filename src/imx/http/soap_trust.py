@@ -10,12 +10,13 @@ about the requester is trusted.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from lxml import etree
 
-from imx.ports import Clock
+from imx.ports import Clock, PeerDirectory
 from imx.security.xua import (
     PurposeOfUsePolicy,
     RateLimiter,
@@ -38,6 +39,8 @@ except ImportError:  # pragma: no cover - only while the TLS work is not merged
 
 __all__ = ["SoapTrust", "default_audiences"]
 
+_KNOWN_TTL_S = 60.0
+
 PeerLookup = Callable[[Mapping[str, Any]], Any]
 
 
@@ -52,9 +55,16 @@ class SoapTrust:
     """Decides whether a SOAP request may be served, and on whose behalf."""
 
     def __init__(self, settings: Settings, clock: Clock, *, paths: Sequence[str],
-                 peer_lookup: PeerLookup | None = _peer_identity) -> None:
+                 peer_lookup: PeerLookup | None = _peer_identity,
+                 directory: PeerDirectory | None = None) -> None:
         trust = settings.trust
         self.required = trust.require_assertion
+        # SPEC-NOTES §5.5 step 6, answers kept for a minute (a directory read per request
+        # would cost more than the rest of the check); the sync's changes show within it.
+        self._communities = (_KnownCommunities(directory)
+                             if trust.require_known_community and directory is not None else None)
+        if trust.require_known_community and directory is None:
+            raise ValueError("trust.require_known_community needs the node's directory")
         self._clock = clock
         self._peer_lookup = peer_lookup
         self._check_tls = trust.check_tls_org_matches_assertion
@@ -92,11 +102,18 @@ class SoapTrust:
             return None
         now = self._clock.now()
         if self._verifier is not None:
-            return await self._verifier.verify(headers, now)
-        header = parse_security_header(headers, now=now, clock_skew=self._skew)
-        # Inline (verifier_process off): a worker thread was tried and lost to the GIL's
-        # hand-over, which cost more than the work (docs/trust-xua.md).
-        return verify_assertion(header.element, trust=self._config, now=now)
+            verified = await self._verifier.verify(headers, now)
+        else:
+            header = parse_security_header(headers, now=now, clock_skew=self._skew)
+            # Inline (verifier_process off): a worker thread was tried and lost to the GIL's
+            # hand-over, which cost more than the work (docs/trust-xua.md).
+            verified = verify_assertion(header.element, trust=self._config, now=now)
+        if self._communities is not None and not await self._communities.active(
+                verified.home_community_id, time.monotonic()):
+            raise SecurityHeaderError(
+                "the asserted homeCommunityId is not an active community of the directory",
+                fault=WsSecurityFault.FAILED_AUTHENTICATION)
+        return verified
 
     def authorize(self, scope: Mapping[str, Any], verified: VerifiedAssertion | None) -> None:
         """Purpose of use, TLS/organisation match, then the rate limit (no-op when not required).
@@ -131,3 +148,22 @@ class SoapTrust:
             peer_fingerprint_sha256=getattr(peer, "fingerprint_sha256", ""))
         if not decision.allowed:
             raise SecurityHeaderError(decision.reason, fault=WsSecurityFault.FAILED_AUTHENTICATION)
+
+
+class _KnownCommunities:
+    """Which home community IDs the directory lists as active, remembered for a minute."""
+
+    def __init__(self, directory: PeerDirectory) -> None:
+        self._directory = directory
+        self._seen: dict[str, tuple[bool, float]] = {}
+
+    async def active(self, home_community_id: str, now: float) -> bool:
+        known = self._seen.get(home_community_id)
+        if known is not None and now - known[1] < _KNOWN_TTL_S:
+            return known[0]
+        community = await self._directory.get(home_community_id)
+        answer = community is not None and community.active
+        if len(self._seen) >= 10_000:
+            self._seen.clear()
+        self._seen[home_community_id] = (answer, now)
+        return answer

@@ -143,6 +143,11 @@ class NetworkService:
 
     # --- routing ----------------------------------------------------------------------------------
 
+    @property
+    def directory(self) -> PeerDirectory:
+        """Who is on the network (the directory cache and ``[[communities]]``)."""
+        return self._directory
+
     async def communities(
         self,
         *,

@@ -85,3 +85,62 @@ async def test_purpose_and_rate_limit(tmp_path: Path) -> None:
 def test_require_assertion_without_trust_bundle_refuses_to_start() -> None:
     settings = load_settings(None, trust={"require_assertion": True})
     assert any("trust.trust_bundle" in p for p in settings.problems())
+
+
+# --- SPEC-NOTES §5.5 step 6: the asserted community must be an active directory entry -------
+
+class Directory:
+    """A directory of communities (what imx.peers.static_directory answers), counting reads."""
+
+    def __init__(self, *communities: object) -> None:
+        self.by_id = {c.home_community_id: c for c in communities}  # type: ignore[attr-defined]
+        self.reads = 0
+
+    async def get(self, home_community_id: str) -> object:
+        self.reads += 1
+        return self.by_id.get(home_community_id)
+
+    async def find_communities(self, **_: object) -> list[object]:
+        return list(self.by_id.values())
+
+
+def gate_with(tmp_path: Path, directory: Directory, **trust: object) -> SoapTrust:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(pki().ca.cert_pem)
+    settings = load_settings(None, trust={"require_assertion": True, "trust_bundle": bundle,
+                                          "verifier_process": False, **trust})
+    return SoapTrust(settings, FixedClock(), paths=("/xcpd",), directory=directory)  # type: ignore[arg-type]
+
+
+LAKESIDE = "urn:oid:1.2.840.114350.1.13.999.2.7"  # the home community tests.support.xua_pki asserts
+
+
+async def test_an_active_known_community_is_served_and_remembered(tmp_path: Path) -> None:
+    from imx.model.community import Community
+
+    directory = Directory(Community(home_community_id=LAKESIDE, name="Lakeside"))
+    trust = gate_with(tmp_path, directory, require_known_community=True)
+    for _ in range(3):
+        verified = await trust.authenticate(headers())
+        assert verified is not None and verified.home_community_id == LAKESIDE
+    assert directory.reads == 1  # kept for a minute
+
+
+@pytest.mark.parametrize("listed", ["absent", "inactive"])
+async def test_an_unknown_or_inactive_community_is_refused(tmp_path: Path, listed: str) -> None:
+    from imx.model.community import Community
+
+    directory = (Directory() if listed == "absent" else
+                 Directory(Community(home_community_id=LAKESIDE, name="Lakeside", active=False)))
+    trust = gate_with(tmp_path, directory, require_known_community=True)
+    with pytest.raises(SecurityHeaderError) as info:
+        await trust.authenticate(headers())
+    assert info.value.fault is WsSecurityFault.FAILED_AUTHENTICATION
+    assert "LAKESIDE" not in info.value.detail.upper()  # the detail names the check only
+
+
+async def test_the_directory_is_not_asked_unless_configured(tmp_path: Path) -> None:
+    directory = Directory()
+    trust = gate_with(tmp_path, directory)
+    assert await trust.authenticate(headers()) is not None
+    assert directory.reads == 0
