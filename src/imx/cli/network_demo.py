@@ -194,6 +194,7 @@ trust_bundle = "{certs["bundle"]}"
 [trust]
 require_assertion = true
 trust_bundle = "{certs["bundle"]}"
+require_known_community = true
 
 [initiating]
 send_assertion = true

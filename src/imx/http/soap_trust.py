@@ -39,7 +39,8 @@ except ImportError:  # pragma: no cover - only while the TLS work is not merged
 
 __all__ = ["SoapTrust", "default_audiences"]
 
-_KNOWN_TTL_S = 60.0
+_KNOWN_TTL_S = 60.0  # a listed, active community
+_UNKNOWN_TTL_S = 5.0  # not (yet) listed: the directory sync may bring it any moment
 
 PeerLookup = Callable[[Mapping[str, Any]], Any]
 
@@ -159,7 +160,7 @@ class _KnownCommunities:
 
     async def active(self, home_community_id: str, now: float) -> bool:
         known = self._seen.get(home_community_id)
-        if known is not None and now - known[1] < _KNOWN_TTL_S:
+        if known is not None and now - known[1] < (_KNOWN_TTL_S if known[0] else _UNKNOWN_TTL_S):
             return known[0]
         community = await self._directory.get(home_community_id)
         answer = community is not None and community.active
