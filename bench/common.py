@@ -93,8 +93,6 @@ def process_cpu_s(pid: int) -> float:
 
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its direct children (HTTP workers, the XUA verifier)."""
-    import contextlib
-
     pids = [pid]
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

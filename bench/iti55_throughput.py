@@ -314,11 +314,6 @@ def _summary(wall: float, latencies: list[float]) -> dict[str, Any]:
             "p99_ms": round(latencies[int(n * 0.99)], 2), "max_ms": round(latencies[-1], 1)}
 
 
-def _tree_cpu_s(proc: subprocess.Popen[bytes]) -> float:
-    """CPU seconds of ``imx serve`` and its HTTP workers (children)."""
-    return tree_cpu_s(proc.pid)
-
-
 def run(people: int, queries: int, concurrency: int, servers: int, rate: float,
         seed: int = 3) -> dict[str, Any]:
     """One `imx serve` with ``servers`` HTTP processes (``http.workers``): the saturation
@@ -334,9 +329,9 @@ def run(people: int, queries: int, concurrency: int, servers: int, rate: float,
         asyncio.run(drive([port], requests[:warm], concurrency))  # page cache, code paths
         measured = requests[warm:]
         half = len(measured) // 2
-        cpu0 = _tree_cpu_s(proc)
+        cpu0 = tree_cpu_s(proc.pid)
         wall, latencies, answers = asyncio.run(drive([port], measured[:half], concurrency))
-        cpu_ms = (_tree_cpu_s(proc) - cpu0) * 1000 / len(latencies)
+        cpu_ms = (tree_cpu_s(proc.pid) - cpu0) * 1000 / len(latencies)
         saturated = _summary(wall, latencies)
         open_wall, open_latencies, open_answers = asyncio.run(
             drive_open_loop([port], measured[half:], rate))

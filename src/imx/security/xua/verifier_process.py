@@ -346,7 +346,6 @@ class VerifierProcess:
             # A child that stopped answering is replaced; its requests are verified here.
             log.warning("XUA verifier process did not answer: restarting it")
             self._pending.pop(request_id, None)
-            child.kill()
             self._on_gone(child)
             return self._inline(headers, now)
         except (ConnectionError, _ChildGoneError):
@@ -382,12 +381,15 @@ class VerifierProcess:
             future.set_result(payload)
 
     def _on_gone(self, child: _Child) -> None:
+        """The child ended or stopped answering: drop it (killed, so nothing waits on the
+        loop) and send what it held back to be verified inline."""
         if self._child is child:
             self._child = None
-            if not child.closed or child.popen.poll() is not None:
-                log.warning("XUA verifier process ended; verifying inline until it is back",
-                            extra={"returncode": child.popen.poll()})
-        child.close()
+            log.warning("XUA verifier process ended; verifying inline until it is back")
+        child.kill()
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
@@ -396,6 +398,7 @@ class VerifierProcess:
     async def aclose(self) -> None:
         child, self._child = self._child, None
         if child is not None:
+            self._fail_pending()  # requests in flight are verified inline, not left waiting
             await asyncio.to_thread(child.close)
 
 
